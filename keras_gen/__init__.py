@@ -1,0 +1,29 @@
+"""keras_gen: generative models for Keras 3 (TensorFlow backend).
+
+Builders return Functional models; training runs through plain ``model.fit``.
+"""
+
+__version__ = "0.1.0"
+
+from keras_gen import datasets, losses, plotting
+from keras_gen.autoencoders import (
+    build_conv_autoencoder,
+    build_dense_autoencoder,
+    build_denoising_autoencoder,
+    build_latent2d_autoencoder,
+)
+from keras_gen.datasets import load
+from keras_gen.layers import ImageCorruption, corrupt
+
+__all__ = [
+    "ImageCorruption",
+    "build_conv_autoencoder",
+    "build_dense_autoencoder",
+    "build_denoising_autoencoder",
+    "build_latent2d_autoencoder",
+    "corrupt",
+    "datasets",
+    "load",
+    "losses",
+    "plotting",
+]

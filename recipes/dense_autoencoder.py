@@ -1,0 +1,36 @@
+"""Dense autoencoder, as in the lecture: 784 -> 32 (ReLU) -> 784 (sigmoid).
+
+    python recipes/dense_autoencoder.py                      # bundled MNIST, no network
+    python recipes/dense_autoencoder.py --dataset fashion_mnist --epochs 30
+
+Writes to --out: reconstructions.png, training_curves.png, model.keras.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from keras_gen import build_dense_autoencoder, plotting
+from keras_gen.recipe_tools import finish, prepare, recipe_parser
+
+
+def main(argv=None):
+    args = recipe_parser(__doc__, "dense_autoencoder", epochs=50, latent_dim=32).parse_args(argv)
+    data = prepare(args)
+
+    autoencoder, encoder, decoder = build_dense_autoencoder(data.image_shape, latent_dim=args.latent_dim)
+    autoencoder.summary()
+    history = autoencoder.fit(data.train, epochs=args.epochs, validation_data=data.test)
+
+    x = data.x_test[:10]
+    plotting.plot_reconstructions(
+        x, autoencoder.predict(x, verbose=0),
+        title=f"Dense autoencoder ({args.latent_dim}-d code): test images and reconstructions",
+        path=data.out / "reconstructions.png",
+    )
+    return finish(autoencoder, history, data, args)
+
+
+if __name__ == "__main__":
+    main()

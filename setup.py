@@ -1,0 +1,35 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = next(
+    line.split('"')[1]
+    for line in Path("keras_gen/__init__.py").read_text().splitlines()
+    if line.startswith("__version__")
+)
+
+setup(
+    name="keras_gen",
+    version=version,
+    description="Generative models (autoencoders, VAEs, GANs, PixelCNN) for Keras 3 / TensorFlow",
+    long_description=Path("README.md").read_text(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["keras_gen", "keras_gen.*"]),
+    package_data={"keras_gen": ["data/mnist/*.gz", "data/mnist/README.md"]},
+    include_package_data=True,
+    python_requires=">=3.10,<3.13",
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.8",
+        "tensorflow-datasets",
+        "importlib_resources",  # tensorflow-datasets needs it to download, but does not declare it
+        "matplotlib",
+        "numpy",
+    ],
+    extras_require={"test": ["pytest"]},
+    classifiers=[
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+    ],
+)
