@@ -158,7 +158,12 @@ def load_idx_split(directory, split):
 
 
 def _keras_home():
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    try:  # the folder Keras itself reads ($KERAS_HOME, ~/.keras, or /tmp/.keras)
+        from keras.src.backend.config import keras_home
+
+        return Path(keras_home())
+    except ImportError:
+        return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
 
 
 _NETWORK = {}
@@ -378,11 +383,16 @@ def _resolve_named(name, split, data_dir, download):
             return x, y, CLASS_NAMES[name], f"Keras datasets cache ({_keras_home() / 'datasets'})"
         except Exception as err:  # a failed download can raise many things
             tried.append(f"Keras: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
-    elif not _tfds_knows(name):
+    elif data_dir is None and not _tfds_knows(name):
         raise _unknown_name_error(name)
     try:
         return _from_tfds(name, split, data_dir if name not in NAMED_DATASETS else None, download)
     except Exception as err:
+        if name not in NAMED_DATASETS and data_dir is not None and not _tfds_knows(name):
+            raise DatasetError(
+                f"{name!r} is neither a known dataset nor a TFDS dataset prepared in data_dir="
+                f"'{data_dir}'. {_unknown_name_error(name)}"
+            ) from None
         if name not in NAMED_DATASETS:
             raise DatasetError(f"could not load TFDS dataset {name!r}: {str(err).splitlines()[0]}") from None
         tried.append(f"TFDS: {str(err).splitlines()[0] if str(err) else type(err).__name__}")

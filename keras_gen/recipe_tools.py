@@ -77,8 +77,11 @@ def prepare(args):
     # fit warns that its shuffle flag is ignored for a tf.data.Dataset; ours shuffles itself.
     warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
     common = dict(batch_size=args.batch_size, seed=args.seed, data_dir=args.data_dir, with_info=True)
-    train, info = datasets.load(args.dataset, split="train", limit=args.limit, **common)
-    test, test_info = datasets.load(args.dataset, split="test", labels=True, shuffle=False, **common)
+    try:
+        train, info = datasets.load(args.dataset, split="train", limit=args.limit, **common)
+        test, test_info = datasets.load(args.dataset, split="test", labels=True, shuffle=False, **common)
+    except datasets.DatasetError as err:
+        raise SystemExit(f"error: {err}") from None
     x_test, y_test = datasets.to_numpy(test)
     print(f"data: {info.num_examples} train images from {info.source}")
     print(f"data: {test_info.num_examples} test images from {test_info.source}")
