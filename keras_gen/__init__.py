@@ -10,6 +10,7 @@ from keras_gen.autoencoders import (
     build_conv_autoencoder,
     build_dense_autoencoder,
     build_denoising_autoencoder,
+    build_encoder_classifier,
     build_latent2d_autoencoder,
 )
 from keras_gen.datasets import load
@@ -20,6 +21,7 @@ __all__ = [
     "build_conv_autoencoder",
     "build_dense_autoencoder",
     "build_denoising_autoencoder",
+    "build_encoder_classifier",
     "build_latent2d_autoencoder",
     "corrupt",
     "datasets",

@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def _to_numpy_images(images):
@@ -150,9 +151,9 @@ def plot_manifold(decoder, x_values, y_values, title="Decoded latent grid", path
     return _save(fig, path)
 
 
-def plot_history(history, title="Training curves", path=None):
+def plot_history(history, title="Training curves", val_label="validation", path=None):
     """Plots every metric of a Keras ``History`` (or its ``.history`` dict) against the
-    epoch, with its ``val_`` counterpart in the same panel."""
+    epoch, with its ``val_`` counterpart in the same panel, labelled ``val_label``."""
     logs = getattr(history, "history", history)
     if not logs:
         raise ValueError("the history is empty: was fit run for at least one epoch?")
@@ -163,8 +164,9 @@ def plot_history(history, title="Training curves", path=None):
         epochs = np.arange(1, len(logs[name]) + 1)
         ax.plot(epochs, logs[name], marker="o", label=f"train {name}")
         if f"val_{name}" in logs:
-            ax.plot(epochs, logs[f"val_{name}"], marker="o", label=f"validation {name}")
+            ax.plot(epochs, logs[f"val_{name}"], marker="o", label=f"{val_label} {name}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(name)
         ax.set_title(name)
         ax.legend()

@@ -108,6 +108,8 @@ def finish(model, history, data, args):
     """Prints the test loss, saves the model and the training curves."""
     loss = report_test_loss(model, data.test, data, args)
     model.save(data.out / "model.keras")
-    plotting.plot_history(history, title=f"{model.name} on {data.info.name}", path=data.out / "training_curves.png")
+    plotting.plot_history(
+        history, title=f"{model.name} on {data.info.name}", val_label="test split", path=data.out / "training_curves.png"
+    )
     print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
     return loss

@@ -14,18 +14,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from keras_gen import build_conv_autoencoder, plotting
-from keras_gen.autoencoders import build_encoder_classifier
+from keras_gen import build_conv_autoencoder, build_encoder_classifier, plotting
 from keras_gen.recipe_tools import finish, prepare, recipe_parser
 
 
 def main(argv=None):
-    parser = recipe_parser(__doc__, "conv_autoencoder", epochs=10)
+    parser = recipe_parser(__doc__, "conv_autoencoder", epochs=10, latent_dim=32)
     parser.add_argument("--probe-epochs", type=int, default=20, help="epochs of the linear probe on the codes (0: skip)")
     args = parser.parse_args(argv)
     data = prepare(args)
 
-    autoencoder, encoder, decoder = build_conv_autoencoder(data.image_shape)
+    # --latent-dim sets the code's channels: a (7, 7, latent_dim) code for 28x28 images.
+    autoencoder, encoder, decoder = build_conv_autoencoder(data.image_shape, filters=(32, args.latent_dim))
     autoencoder.summary()
     history = autoencoder.fit(data.train, epochs=args.epochs, validation_data=data.test)
 

@@ -19,7 +19,7 @@ from keras_gen.recipe_tools import finish, prepare, recipe_parser, report_test_l
 
 
 def main(argv=None):
-    parser = recipe_parser(__doc__, "denoising_autoencoder", epochs=10)
+    parser = recipe_parser(__doc__, "denoising_autoencoder", epochs=10, latent_dim=32)
     parser.add_argument("--noise", choices=CORRUPTIONS, default="gaussian", help="default: gaussian")
     parser.add_argument("--noise-amount", type=float, default=0.5,
                         help="gaussian stddev, or fraction of corrupted pixels (default: 0.5)")
@@ -27,7 +27,8 @@ def main(argv=None):
     data = prepare(args)
 
     autoencoder, encoder, decoder = build_denoising_autoencoder(
-        data.image_shape, noise=args.noise, noise_amount=args.noise_amount, seed=args.seed
+        data.image_shape, noise=args.noise, noise_amount=args.noise_amount, seed=args.seed,
+        filters=(32, args.latent_dim),  # --latent-dim: channels of the (7, 7, latent_dim) code
     )
     autoencoder.summary()
     history = autoencoder.fit(data.train, epochs=args.epochs, validation_data=data.test)

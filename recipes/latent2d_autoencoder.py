@@ -5,6 +5,7 @@ across it.
     python recipes/latent2d_autoencoder.py                   # bundled MNIST, no network
     python recipes/latent2d_autoencoder.py --dataset fashion_mnist
 
+The code is 2-D by definition, so this recipe has no --latent-dim flag.
 Writes to --out: latent_scatter.png, manifold.png, reconstructions.png,
 training_curves.png, model.keras.
 """

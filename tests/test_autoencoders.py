@@ -10,7 +10,7 @@ from keras_gen import (
     corrupt,
     datasets,
 )
-from keras_gen.autoencoders import build_encoder_classifier
+from keras_gen import build_encoder_classifier
 
 
 @pytest.mark.parametrize(
@@ -121,4 +121,18 @@ def test_fit_on_a_loaded_dataset():
     train = datasets.as_autoencoder_pairs(datasets.load("fashion_mnist", batch_size=64, limit=640))
     autoencoder, _, _ = build_dense_autoencoder()
     history = autoencoder.fit(train, epochs=2, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0]
+
+
+def test_mixed_precision_keeps_a_float32_output(fashion_small):
+    x = fashion_small[0][:128]
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        autoencoder, encoder, _ = build_conv_autoencoder()
+        assert encoder.output.dtype == "float16"
+        assert autoencoder.output.dtype == "float32"
+        history = autoencoder.fit(x, x, epochs=2, batch_size=32, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(history.history["loss"]).all()
     assert history.history["loss"][1] < history.history["loss"][0]

@@ -21,7 +21,7 @@ RECIPES = {
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_recipe_runs_end_to_end(tmp_path, name):
-    extra = ["--probe-epochs", "1"] if name == "conv_autoencoder" else []
+    extra = ["--probe-epochs", "1", "--latent-dim", "8"] if name == "conv_autoencoder" else []
     extra += ["--noise", "mask"] if name == "denoising_autoencoder" else []
     cmd = [sys.executable, str(ROOT / "recipes" / f"{name}.py"), "--epochs", "1", "--limit", "512",
            "--out", str(tmp_path), "--seed", "1", *extra]
@@ -37,6 +37,9 @@ def test_recipe_runs_end_to_end(tmp_path, name):
         assert (tmp_path / figure).stat().st_size > 5000, figure
     model = keras.models.load_model(tmp_path / "model.keras")
     assert model.output.shape[1:] == (28, 28, 1)
+    if name == "conv_autoencoder":
+        assert model.get_layer("encoder").output.shape[1:] == (7, 7, 8)
+        assert "linear probe on frozen codes:" in run.stdout
 
 
 def test_recipe_rejects_bad_flags(tmp_path):
