@@ -2,10 +2,13 @@
 
 ``ImageCorruption`` corrupts images while training, for denoising autoencoders; the
 function ``corrupt`` does the same thing outside a model (to make noisy test inputs).
+``Sampling`` draws z = mu + sigma * eps for variational autoencoders.
 """
 
 import keras
 from keras import ops
+
+from keras_gen.losses import LOG_VAR_RANGE
 
 CORRUPTIONS = ("gaussian", "salt_and_pepper", "mask")
 
@@ -82,3 +85,37 @@ class ImageCorruption(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "amount": self.amount, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class Sampling(keras.layers.Layer):
+    """The reparameterization trick: ``z = z_mean + exp(0.5 * z_log_var) * eps`` with
+    ``eps ~ N(0, I)``, so gradients flow to ``z_mean`` and ``z_log_var``.
+
+    The log-variance is clamped to ``keras_gen.losses.LOG_VAR_RANGE`` so ``exp`` cannot
+    overflow. It samples in training and inference alike (a VAE's encoder is a
+    distribution); use ``z_mean`` for a deterministic code.
+
+    Args:
+        seed: seed of the layer's ``SeedGenerator``: same seed, same draws.
+
+    Example:
+        >>> z = Sampling(seed=0)([z_mean, z_log_var])
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        z_log_var = ops.clip(z_log_var, *LOG_VAR_RANGE)
+        eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
