@@ -59,6 +59,33 @@ def plot_image_grid(images, ncols=8, title=None, path=None, cell_inches=1.0):
     return _save(fig, path)
 
 
+def plot_image_rows(rows, title=None, path=None, cell_inches=1.1):
+    """Draws labelled rows of images: ``rows`` maps a row label to its images.
+
+    Used for reconstructions (original / reconstruction), interpolations (one row per
+    pair) and class-conditional samples (one row per class).
+
+    Returns:
+        The figure.
+    """
+    rows = [(str(label), _to_numpy_images(images)) for label, images in dict(rows).items()]
+    if not rows:
+        raise ValueError("rows is empty: give at least one row of images.")
+    n = max(len(images) for _, images in rows)
+    fig = Figure(figsize=(n * cell_inches + 1.4, len(rows) * (cell_inches + 0.05) + (0.5 if title else 0.1)))
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for c in range(n):
+            if c < len(images):
+                _show(axes[r, c], images[c])
+            else:
+                axes[r, c].axis("off")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
 def plot_reconstructions(originals, reconstructions, noisy=None, n=10, title="Reconstructions", path=None):
     """Originals (top row), the noisy inputs when given, and reconstructions (bottom).
 
@@ -66,20 +93,12 @@ def plot_reconstructions(originals, reconstructions, noisy=None, n=10, title="Re
         originals, reconstructions: image arrays in [0, 1]; the first ``n`` are drawn.
         noisy: the corrupted inputs of a denoising autoencoder, drawn between the two.
     """
-    rows = [("original", originals)]
+    rows = {"original": originals}
     if noisy is not None:
-        rows.append(("noisy input", noisy))
-    rows.append(("reconstruction" if noisy is None else "denoised", reconstructions))
-    rows = [(label, _to_numpy_images(images)[:n]) for label, images in rows]
-    n = min(len(images) for _, images in rows)
-    fig = Figure(figsize=(n * 1.1 + 1.2, len(rows) * 1.15 + 0.5))
-    axes = fig.subplots(len(rows), n, squeeze=False)
-    for r, (label, images) in enumerate(rows):
-        for c in range(n):
-            _show(axes[r, c], images[c])
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
-    fig.suptitle(title)
-    return _save(fig, path)
+        rows["noisy input"] = noisy
+    rows["reconstruction" if noisy is None else "denoised"] = reconstructions
+    n = min(n, *(len(images) for images in rows.values()))
+    return plot_image_rows({label: np.asarray(images)[:n] for label, images in rows.items()}, title=title, path=path)
 
 
 def project_2d(codes):
@@ -122,6 +141,20 @@ def plot_latent_scatter(codes, labels, class_names=None, title="Latent space", p
     ax.set_title(title)
     ax.legend(markerscale=4, fontsize=8, loc="best", title="class")
     return _save(fig, path) if fig is not None else ax.figure
+
+
+def plot_latent_comparison(panels, labels, class_names=None, title=None, path=None):
+    """Latent scatters side by side, for example an autoencoder's and a VAE's codes of
+    the same images: ``panels`` is a list of ``(codes, panel_title)``."""
+    if not panels:
+        raise ValueError("panels is empty: give at least one (codes, title) pair.")
+    fig = Figure(figsize=(6.5 * len(panels), 5.8))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (codes, panel_title) in zip(axes, panels):
+        plot_latent_scatter(codes, labels, class_names, title=panel_title, ax=ax)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
 
 
 def plot_manifold(decoder, x_values, y_values, title="Decoded latent grid", path=None):

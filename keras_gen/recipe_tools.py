@@ -50,8 +50,9 @@ class RecipeData:
     """Datasets and arrays a recipe works with.
 
     Attributes:
-        train: ``(image, image)`` batches of the train split, shuffled.
-        test: ``(image, image)`` batches of the test split, in order.
+        train: batches of the train split, shuffled: ``(image, image)`` pairs for
+            autoencoders, ``(image, label)`` with ``labels=True``.
+        test: batches of the test split, in order, shaped like ``train``.
         x_test, y_test: the test split as numpy arrays (float [0, 1], int labels).
         info: ``DatasetInfo`` of the train split.
         test_info: ``DatasetInfo`` of the test split.
@@ -71,25 +72,37 @@ class RecipeData:
         return self.info.image_shape
 
 
-def prepare(args):
-    """Seeds everything, loads train and test splits and creates the output folder."""
+def prepare(args, labels=False, binarize=None):
+    """Seeds everything, loads train and test splits and creates the output folder.
+
+    Args:
+        labels: batches are ``(images, labels)`` (VAEs, conditional models), not
+            ``(images, images)`` pairs (autoencoders).
+        binarize: ``datasets.load``'s binarization of the train split; the test split
+            is binarized once, with a fixed seed (``"static"``), for ``"static"`` and
+            ``"dynamic"`` alike, so every evaluation sees the same test images.
+    """
     keras.utils.set_random_seed(args.seed)
     # fit warns that its shuffle flag is ignored for a tf.data.Dataset; ours shuffles itself.
     warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
     common = dict(batch_size=args.batch_size, seed=args.seed, data_dir=args.data_dir, with_info=True)
+    test_binarize = "static" if binarize == "dynamic" else binarize
     try:
-        train, info = datasets.load(args.dataset, split="train", limit=args.limit, **common)
-        test, test_info = datasets.load(args.dataset, split="test", labels=True, shuffle=False, **common)
+        train, info = datasets.load(args.dataset, split="train", limit=args.limit, labels=labels,
+                                    binarize=binarize, **common)
+        test, test_info = datasets.load(args.dataset, split="test", labels=True, shuffle=False,
+                                        binarize=test_binarize, **common)
     except datasets.DatasetError as err:
         raise SystemExit(f"error: {err}") from None
     x_test, y_test = datasets.to_numpy(test)
     print(f"data: {info.num_examples} train images from {info.source}")
     print(f"data: {test_info.num_examples} test images from {test_info.source}")
+    if binarize:
+        print(f"data: binarized ({binarize} on train, {test_binarize} on test, seed {args.seed})")
     args.out.mkdir(parents=True, exist_ok=True)
-    return RecipeData(
-        datasets.as_autoencoder_pairs(train), datasets.as_autoencoder_pairs(test),
-        x_test, y_test, info, test_info, args.out,
-    )
+    if not labels:
+        train, test = datasets.as_autoencoder_pairs(train), datasets.as_autoencoder_pairs(test)
+    return RecipeData(train, test, x_test, y_test, info, test_info, args.out)
 
 
 def report_test_loss(model, test, data, args, what="test reconstruction loss"):
@@ -113,3 +126,79 @@ def finish(model, history, data, args):
     )
     print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
     return loss
+
+
+BINARIZE_CHOICES = ("none", "threshold", "static", "dynamic")
+
+
+def add_vae_flags(parser):
+    """Adds the flags both VAE recipes take: likelihood, beta, warm-up, binarization,
+    architecture, importance samples and export."""
+    parser.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
+                        help="p(x|z): bernoulli (binary cross-entropy) or gaussian (learned variance)")
+    parser.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE; default: 1)")
+    parser.add_argument("--warmup-epochs", type=float, default=0.0,
+                        help="raise beta linearly from 0 over this many epochs (default: 0, no warm-up)")
+    parser.add_argument("--binarize", choices=BINARIZE_CHOICES, default=None,
+                        help="binarize pixels as in the likelihood literature (default: dynamic for the "
+                             "bernoulli likelihood, none for gaussian)")
+    parser.add_argument("--architecture", choices=("conv", "dense"), default="conv", help="default: conv")
+    parser.add_argument("--iw-samples", type=_positive_int, default=100,
+                        help="K, importance samples per test image for the NLL bound (default: 100)")
+    parser.add_argument("--export-name", default=None,
+                        help="export the decoder to saved_models/<name>/<next version>/ (default: the recipe's name)")
+    parser.add_argument("--no-export", action="store_true", help="do not export the decoder")
+    return parser
+
+
+def vae_settings(args):
+    """Checks the VAE flags and returns the binarization mode (None for none)."""
+    if args.beta < 0:
+        raise SystemExit(f"error: --beta must be >= 0, got {args.beta}")
+    if args.warmup_epochs < 0:
+        raise SystemExit(f"error: --warmup-epochs must be >= 0, got {args.warmup_epochs}")
+    if args.binarize is None:
+        args.binarize = "dynamic" if args.likelihood == "bernoulli" else "none"
+    return None if args.binarize == "none" else args.binarize
+
+
+def vae_callbacks(args):
+    from keras_gen.callbacks import KLWarmUp
+
+    return [KLWarmUp(epochs=args.warmup_epochs)] if args.warmup_epochs > 0 else []
+
+
+def finish_vae(vae, history, data, args, name):
+    """Prints test ELBO and importance-weighted NLL with their protocol, saves the
+    model and the training curves, and exports the decoder for serving."""
+    from keras_gen.export import export_generator
+    from keras_gen.vae import evaluate_likelihood
+
+    print(f"estimating test likelihood: K={args.iw_samples} importance samples for each of "
+          f"{data.test_info.num_examples} test images ...")
+    result = evaluate_likelihood(vae, data.test, num_samples=args.iw_samples, seed=args.seed)
+    binarized = "not binarized" if args.binarize == "none" else f"binarized: {args.binarize} train / " + (
+        "static" if args.binarize == "dynamic" else args.binarize) + " test"
+    conditional = " given the label, log p(x|y)" if hasattr(vae, "num_classes") else ""
+    protocol = (f"{result['likelihood']} likelihood, mean over {result['num_images']} {data.test_info.name} test "
+                f"images ({binarized}); {args.epochs} epochs on {data.info.num_examples} train images, "
+                f"latent_dim {vae.latent_dim}, beta {args.beta}, batch {args.batch_size}, seed {args.seed}")
+    print(f"test negative ELBO: {result['negative_elbo']:.2f} nats/image "
+          f"({result['negative_elbo_bits_per_dim']:.4f} bits/dim){conditional}; {protocol}")
+    print(f"test importance-weighted NLL: {result['iw_nll']:.2f} nats/image "
+          f"({result['iw_nll_bits_per_dim']:.4f} bits/dim){conditional}; K={result['num_samples']} "
+          f"(Burda et al. 2016 bound), seed {args.seed}; {protocol}")
+    if args.likelihood == "gaussian":
+        print("note: the Gaussian likelihood is a density on continuous pixels; its nats are not comparable "
+              "with discrete (binarized) likelihoods.")
+    vae.save(data.out / "model.keras")
+    plotting.plot_history(history, title=f"{vae.name} on {data.info.name}", val_label="test split",
+                          path=data.out / "training_curves.png")
+    print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
+    if not args.no_export:
+        path = export_generator(
+            vae.decoder, args.export_name or name, num_classes=getattr(vae, "num_classes", None),
+            kind=f"{type(vae).__name__} decoder", dataset=data.info.name,
+        )
+        print(f"exported the decoder (z{', label' if hasattr(vae, 'num_classes') else ''} -> image) to {path}/")
+    return result

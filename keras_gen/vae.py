@@ -13,6 +13,7 @@ Example:
 """
 
 import math
+import statistics
 
 import keras
 import numpy as np
@@ -21,14 +22,16 @@ from keras import layers, ops
 
 from keras_gen.autoencoders import _check_input_shape, _check_positive_int
 from keras_gen.layers import Sampling
-from keras_gen.losses import LIKELIHOODS, bernoulli_nll, gaussian_kl, gaussian_nll
+from keras_gen.losses import LIKELIHOODS, LOG_VAR_RANGE, bernoulli_nll, gaussian_kl, gaussian_nll
 
 VAE_ARCHITECTURES = ("conv", "dense")
 
 
-def _images(data):
-    """The images of a batch that may carry labels: ``x`` or ``(x, ...)``."""
-    return data[0] if isinstance(data, (tuple, list)) else data
+def _split(data):
+    """``(images, labels)`` of a batch given as ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, w)``."""
+    if isinstance(data, (tuple, list)):
+        return data[0], (data[1] if len(data) > 1 else None)
+    return data, None
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
@@ -42,7 +45,7 @@ class VAE(keras.Model):
         likelihood: ``"bernoulli"`` (binary cross-entropy summed over pixels) or
             ``"gaussian"`` (squared error scaled by the observation variance).
         beta: weight of the KL term (beta-VAE); 1 gives the ELBO. Stored in a
-            variable ``vae.beta`` that callbacks (KL warm-up) may assign.
+            variable ``vae.beta`` that callbacks (``KLWarmUp``) assign.
         observation_variance: for the Gaussian likelihood, a fixed variance > 0 or
             ``"learned"`` (one trainable log-variance shared by all pixels).
 
@@ -88,18 +91,40 @@ class VAE(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
 
+    @property
+    def latent_dim(self):
+        return int(self.encoder.outputs[0].shape[-1])
+
+    @property
+    def image_shape(self):
+        return tuple(self.decoder.outputs[0].shape[1:])
+
+    # The conditional VAE overrides these three to pass labels along.
+    def _inputs(self, data):
+        """(images, labels-or-None) of a batch."""
+        return _split(data)[0], None
+
+    def encode(self, x, labels=None, training=False):
+        """``[z_mean, z_log_var, z]`` of images (labels are ignored by a plain VAE)."""
+        return self.encoder(x, training=training)
+
+    def decode(self, z, labels=None, training=False):
+        """Images in [0, 1] (Bernoulli probabilities or Gaussian means) for codes z."""
+        return self.decoder(z, training=training)
+
     def call(self, inputs, training=False):
         """Encodes, samples z and decodes: a stochastic reconstruction."""
-        _, _, z = self.encoder(inputs, training=training)
-        return self.decoder(z, training=training)
+        x, labels = self._inputs(inputs)
+        _, _, z = self.encode(x, labels, training=training)
+        return self.decode(z, labels, training=training)
 
     def sample(self, num, seed=0):
         """Decodes ``num`` draws z ~ N(0, I) made with ``seed``: the same seed gives
         the same images, also after saving and reloading. Returns a numpy array."""
         if not isinstance(num, int) or num < 1:
             raise ValueError(f"num must be an integer >= 1, got {num!r}.")
-        z = keras.random.normal((num, self.decoder.input.shape[-1]), seed=seed)
-        return keras.ops.convert_to_numpy(self.decoder(z, training=False))
+        z = keras.random.normal((num, self.latent_dim), seed=seed)
+        return keras.ops.convert_to_numpy(self.decode(z, training=False))
 
     def reconstruction_nll(self, x, decoded):
         """-log p(x | z) per example, in nats."""
@@ -107,14 +132,14 @@ class VAE(keras.Model):
             return bernoulli_nll(x, decoded)
         return gaussian_nll(x, decoded, self.log_observation_variance)
 
-    def compute_terms(self, x, training=False):
+    def compute_terms(self, x, labels=None, training=False):
         """One pass: per-example reconstruction NLL and KL, in nats."""
-        z_mean, z_log_var, z = self.encoder(x, training=training)
-        decoded = self.decoder(z, training=training)
+        z_mean, z_log_var, z = self.encode(x, labels, training=training)
+        decoded = self.decode(z, labels, training=training)
         return self.reconstruction_nll(x, decoded), gaussian_kl(z_mean, z_log_var)
 
-    def _step_losses(self, x, training):
-        reconstruction, kl = self.compute_terms(x, training=training)
+    def _step_losses(self, data, training):
+        reconstruction, kl = self.compute_terms(*self._inputs(data), training=training)
         reconstruction, kl = ops.mean(reconstruction), ops.mean(kl)
         return reconstruction + self.beta * kl, reconstruction, kl
 
@@ -125,9 +150,8 @@ class VAE(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        x = _images(data)
         with tf.GradientTape() as tape:
-            loss, reconstruction, kl = self._step_losses(x, training=True)
+            loss, reconstruction, kl = self._step_losses(data, training=True)
             # Each replica holds its part of the global batch; the optimizer sums the
             # replicas' gradients, so each contributes loss / replicas (as Keras does).
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -137,26 +161,55 @@ class VAE(keras.Model):
         return self._record(loss, reconstruction, kl)
 
     def test_step(self, data):
-        return self._record(*self._step_losses(_images(data), training=False))
+        return self._record(*self._step_losses(data, training=False))
+
+    def log_importance_weights(self, x, labels=None, eps=None):
+        """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) with z_k = mu + sigma * eps_k.
+
+        Args:
+            x: a batch of B images; labels: their labels (conditional VAE only).
+            eps: ``(K, B, latent_dim)`` standard normal draws.
+
+        Returns:
+            ``(log_px, log_w)``, each ``(K, B)`` in nats: log p(x|z_k) and the
+            log-weights. ``logsumexp(log_w, 0) - log K`` is the importance-weighted lower
+            bound on log p(x) (Burda et al. 2016); K = 1 gives a one-sample ELBO estimate.
+        """
+        z_mean, z_log_var, _ = self.encode(x, labels, training=False)
+        z_mean = ops.cast(z_mean, "float32")
+        z_log_var = ops.clip(ops.cast(z_log_var, "float32"), *LOG_VAR_RANGE)
+        k, b = ops.shape(eps)[0], ops.shape(eps)[1]
+        z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
+        half_log_2pi = 0.5 * math.log(2.0 * math.pi)
+        log_q = ops.sum(-half_log_2pi - 0.5 * z_log_var[None] - 0.5 * ops.square(eps), axis=-1)
+        log_prior = ops.sum(-half_log_2pi - 0.5 * ops.square(z), axis=-1)
+        flat_z = ops.reshape(z, (k * b, self.latent_dim))
+        repeat = lambda t: ops.reshape(ops.repeat(t[None], k, axis=0), (k * b,) + tuple(t.shape[1:]))
+        decoded = self.decode(flat_z, None if labels is None else repeat(labels), training=False)
+        log_px = -ops.reshape(self.reconstruction_nll(repeat(x), decoded), (k, b))
+        return log_px, log_px + log_prior - log_q
 
     def fit(self, x=None, *args, **kwargs):
-        """``keras.Model.fit`` after checking the first batch's shape and value range."""
-        self.check_images(x)
+        """``keras.Model.fit`` after checking the first batch's shape and value range
+        (and labels, for the conditional VAE)."""
+        self.check_data(x, args[0] if args else kwargs.get("y"))
         validation = kwargs.get("validation_data")
         if validation is not None:
-            self.check_images(validation)
+            self.check_data(validation)
         return super().fit(x, *args, **kwargs)
 
-    def check_images(self, data):
-        """Raises a ValueError when data (array, tensor or tf.data batches) do not fit
-        the encoder's input shape or, for the Bernoulli likelihood, lie outside [0, 1]."""
+    def check_data(self, data, labels=None):
+        """Raises a ValueError when data (array, tensor, ``(x, y)`` or tf.data batches)
+        do not fit the encoder's input shape or, for the Bernoulli likelihood, lie
+        outside [0, 1]. Returns the (first batch of) images and labels as numpy."""
         if isinstance(data, tf.data.Dataset):
             data = next(iter(data))
-        images = _images(data)
+        images, batch_labels = _split(data)
+        labels = batch_labels if labels is None else labels
         if images is None:
-            return
+            return None, None
         images = np.asarray(images)
-        expected = tuple(self.encoder.input.shape[1:])
+        expected = self.image_shape
         if tuple(images.shape[1:]) != expected:
             raise ValueError(f"images have shape {images.shape[1:]} per example; this VAE expects {expected}.")
         if not np.isfinite(images).all():
@@ -167,6 +220,7 @@ class VAE(keras.Model):
                 f"the Bernoulli likelihood needs images in [0, 1], got values in [{low:g}, {high:g}]; "
                 "load them with value_range=(0, 1)."
             )
+        return images, None if labels is None else np.asarray(labels)
 
     def get_config(self):
         return {
@@ -186,6 +240,155 @@ class VAE(keras.Model):
         return cls(**config)
 
 
+def check_labels(labels, num_classes, what="labels"):
+    """Returns integer labels as an int32 array, or raises a ValueError naming the
+    first label outside ``[0, num_classes)``."""
+    if labels is None:
+        raise ValueError(f"{what} are missing: a conditional model needs (images, labels).")
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or not (np.issubdtype(labels.dtype, np.integer) or np.all(np.mod(labels, 1) == 0)):
+        raise ValueError(f"{what} must be a 1-D array of integer class ids, got shape {labels.shape}, dtype {labels.dtype}.")
+    bad = (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        raise ValueError(f"{what} must lie in [0, {num_classes - 1}], got {labels[bad][0].item()!r} (num_classes={num_classes}).")
+    return labels.astype(np.int32)
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class ConditionalVAE(VAE):
+    """A class-conditional VAE: q(z | x, y) and p(x | z, y).
+
+    The label goes to both encoder (``[image, label] -> [z_mean, z_log_var, z]``) and
+    decoder (``[z, label] -> image``), so z is free to model what the label does not
+    say: style. ``fit`` data are ``(images, labels)`` with integer labels in
+    ``[0, num_classes)``.
+
+    Args:
+        num_classes: number of classes (>= 2).
+        encoder, decoder, likelihood, beta, observation_variance: see ``VAE``.
+    """
+
+    def __init__(self, encoder, decoder, num_classes=10, **kwargs):
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+        super().__init__(encoder, decoder, **kwargs)
+        self.num_classes = num_classes
+
+    def _inputs(self, data):
+        return _split(data)
+
+    def encode(self, x, labels=None, training=False):
+        return self.encoder([x, labels], training=training)
+
+    def decode(self, z, labels=None, training=False):
+        return self.decoder([z, labels], training=training)
+
+    def generate(self, labels, z=None, seed=0):
+        """Images of the requested classes, as a numpy array.
+
+        Args:
+            labels: integer class ids, one per image.
+            z: ``(len(labels), latent_dim)`` codes (the style); default: drawn from
+                N(0, I) with ``seed``.
+        """
+        labels = check_labels(labels, self.num_classes)
+        if z is None:
+            z = keras.random.normal((len(labels), self.latent_dim), seed=seed)
+        elif tuple(np.shape(z)) != (len(labels), self.latent_dim):
+            raise ValueError(f"z must have shape {(len(labels), self.latent_dim)}, got {np.shape(z)}.")
+        z = keras.ops.convert_to_tensor(z, dtype="float32")
+        labels = keras.ops.convert_to_tensor(labels)
+        return keras.ops.convert_to_numpy(self.decode(z, labels, training=False))
+
+    def sample(self, num, seed=0):
+        """``num`` images from the prior, cycling through the classes 0, 1, 2, ..."""
+        if not isinstance(num, int) or num < 1:
+            raise ValueError(f"num must be an integer >= 1, got {num!r}.")
+        return self.generate(np.arange(num) % self.num_classes, seed=seed)
+
+    def check_data(self, data, labels=None):
+        images, labels = super().check_data(data, labels)
+        if images is not None:
+            check_labels(labels, self.num_classes)
+        return images, labels
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
+
+def evaluate_likelihood(vae, data, num_samples=100, seed=0, max_decodes=4096):
+    """Test-set negative ELBO and importance-weighted NLL, per image, in nats and bits/dim.
+
+    The ELBO uses the closed-form KL and the mean reconstruction NLL over the same K
+    draws of z (``evaluate`` with beta = 1 reports a one-draw estimate of it); the
+    importance-weighted NLL is -log of the K-sample bound of
+    Burda et al. (2016), which tightens towards -log p(x) as K grows:
+    NLL_K <= NLL_1 ~ -ELBO.
+
+    Args:
+        vae: a trained ``VAE`` or ``ConditionalVAE``.
+        data: a ``tf.data.Dataset`` of image batches (``(images, labels)`` for the
+            conditional VAE; other labels are ignored), or a numpy array of images.
+        num_samples: K, importance samples per image (>= 1).
+        seed: seed of the z draws: the same seed gives the same numbers.
+        max_decodes: images decoded at once (K is split into chunks to fit).
+
+    Returns:
+        A dict: ``negative_elbo``, ``iw_nll`` (nats per image), ``negative_elbo_bits_per_dim``,
+        ``iw_nll_bits_per_dim``, ``num_samples``, ``num_images``, ``seed``, ``likelihood``.
+    """
+    from keras_gen.metrics import bits_per_dim
+
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}.")
+    if not isinstance(data, tf.data.Dataset):
+        data = tf.data.Dataset.from_tensor_slices(data).batch(256)
+    vae.check_data(data)
+    generator = keras.random.SeedGenerator(seed)
+    weights = tf.function(vae.log_importance_weights, autograph=False)
+    negative_elbo, iw_nll = [], []
+    for batch in data:
+        x, labels = vae._inputs(batch)
+        z_mean, z_log_var, _ = vae.encode(x, labels, training=False)
+        chunk = max(1, min(num_samples, max_decodes // int(x.shape[0])))
+        log_px, log_w = [], []
+        for start in range(0, num_samples, chunk):
+            eps = keras.random.normal((min(chunk, num_samples - start), x.shape[0], vae.latent_dim), seed=generator)
+            px, w = weights(x, labels, eps)
+            log_px.append(px)
+            log_w.append(w)
+        log_px, log_w = tf.concat(log_px, axis=0), tf.concat(log_w, axis=0)
+        # The ELBO with the closed-form KL and the mean reconstruction over the same K draws.
+        elbo = tf.reduce_mean(log_px, axis=0) - gaussian_kl(z_mean, z_log_var)
+        negative_elbo.append(-keras.ops.convert_to_numpy(elbo))
+        iw_nll.append(-keras.ops.convert_to_numpy(tf.reduce_logsumexp(log_w, axis=0) - math.log(num_samples)))
+    negative_elbo, iw_nll = np.concatenate(negative_elbo), np.concatenate(iw_nll)
+    if not (np.isfinite(negative_elbo).all() and np.isfinite(iw_nll).all()):
+        raise FloatingPointError("the likelihood came out NaN or inf: is the model diverged or the data corrupt?")
+    shape = vae.image_shape
+    return {
+        "negative_elbo": float(negative_elbo.mean()),
+        "iw_nll": float(iw_nll.mean()),
+        "negative_elbo_bits_per_dim": float(bits_per_dim(negative_elbo.mean(), shape)),
+        "iw_nll_bits_per_dim": float(bits_per_dim(iw_nll.mean(), shape)),
+        "num_samples": num_samples,
+        "num_images": int(len(iw_nll)),
+        "seed": seed,
+        "likelihood": vae.likelihood,
+    }
+
+
+def prior_quantiles(n=15, low=0.05, high=0.95):
+    """``n`` points of N(0, 1) at evenly spaced quantiles in ``[low, high]``: a grid over
+    the prior, where a VAE's decoder is trained (the lecture's manifold figure)."""
+    if not 0.0 < low < high < 1.0:
+        raise ValueError(f"quantiles need 0 < low < high < 1, got low={low!r}, high={high!r}.")
+    normal = statistics.NormalDist()
+    return np.array([normal.inv_cdf(q) for q in np.linspace(low, high, n)], np.float32)
+
+
 def _check_vae_arguments(input_shape, latent_dim, architecture):
     shape = _check_input_shape(input_shape)
     _check_positive_int("latent_dim", latent_dim)
@@ -196,12 +399,47 @@ def _check_vae_arguments(input_shape, latent_dim, architecture):
     return shape
 
 
-def _encoder_head(x, latent_dim, seed):
-    """Gaussian posterior parameters and a reparameterized sample."""
+def _networks(input_shape, latent_dim, architecture, filters, hidden_units, seed, num_classes=None):
+    """Encoder and decoder Functional models; with ``num_classes``, both also take a
+    ``label`` input, one-hot encoded and joined to the image features and to z."""
+    height, width, channels = input_shape
+    image = keras.Input(input_shape, name="image")
+    code = keras.Input((latent_dim,), name="z")
+    label = keras.Input((), dtype="int32", name="label") if num_classes else None
+    one_hot = (lambda: layers.CategoryEncoding(num_classes, output_mode="one_hot")(label)) if num_classes else None
+
+    def join(features, prefix):
+        return features if label is None else layers.Concatenate(name=f"{prefix}_with_label")([features, one_hot()])
+
+    if architecture == "conv":
+        x = image
+        for i, f in enumerate(filters[:2]):
+            x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"encoder_conv_{i}")(x)
+        x = layers.Dense(16, activation="relu", name="encoder_dense")(join(layers.Flatten()(x), "encoder"))
+        y = layers.Dense((height // 4) * (width // 4) * filters[1], activation="relu", name="decoder_dense")(
+            join(code, "decoder")
+        )
+        y = layers.Reshape((height // 4, width // 4, filters[1]))(y)
+        for i, f in enumerate(reversed(filters[:2])):
+            y = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu", name=f"decoder_deconv_{i}")(y)
+        y = layers.Conv2D(channels, 3, padding="same", name="decoder_pixels")(y)
+    else:
+        x = join(layers.Flatten()(image), "encoder")
+        for i, units in enumerate(hidden_units):
+            x = layers.Dense(units, activation="relu", name=f"encoder_dense_{i}")(x)
+        y = join(code, "decoder")
+        for i, units in enumerate(reversed(tuple(hidden_units))):
+            y = layers.Dense(units, activation="relu", name=f"decoder_dense_{i}")(y)
+        y = layers.Reshape(input_shape)(layers.Dense(height * width * channels, name="decoder_pixels")(y))
+    # The Gaussian posterior's parameters and a reparameterized sample.
     z_mean = layers.Dense(latent_dim, name="z_mean")(x)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
     z = Sampling(seed=seed, name="z")([z_mean, z_log_var])
-    return [z_mean, z_log_var, z]
+    decoded = layers.Activation("sigmoid", dtype="float32", name="image_mean")(y)
+    conditioned = [] if label is None else [label]
+    encoder = keras.Model([image] + conditioned, [z_mean, z_log_var, z], name="encoder")
+    decoder = keras.Model([code] + conditioned, decoded, name="decoder")
+    return encoder, decoder
 
 
 def build_vae(
@@ -234,32 +472,51 @@ def build_vae(
         ``.decoder`` (z -> image in [0, 1]).
     """
     input_shape = _check_vae_arguments(input_shape, latent_dim, architecture)
-    height, width, channels = input_shape
-
-    image = keras.Input(input_shape, name="image")
-    code = keras.Input((latent_dim,), name="z")
-    if architecture == "conv":
-        x = image
-        for i, f in enumerate(filters[:2]):
-            x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"encoder_conv_{i}")(x)
-        x = layers.Dense(16, activation="relu", name="encoder_dense")(layers.Flatten()(x))
-        y = layers.Dense((height // 4) * (width // 4) * filters[1], activation="relu", name="decoder_dense")(code)
-        y = layers.Reshape((height // 4, width // 4, filters[1]))(y)
-        for i, f in enumerate(reversed(filters[:2])):
-            y = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu", name=f"decoder_deconv_{i}")(y)
-        y = layers.Conv2D(channels, 3, padding="same", name="decoder_pixels")(y)
-    else:
-        x = layers.Flatten()(image)
-        for i, units in enumerate(hidden_units):
-            x = layers.Dense(units, activation="relu", name=f"encoder_dense_{i}")(x)
-        y = code
-        for i, units in enumerate(reversed(tuple(hidden_units))):
-            y = layers.Dense(units, activation="relu", name=f"decoder_dense_{i}")(y)
-        y = layers.Reshape(input_shape)(layers.Dense(height * width * channels, name="decoder_pixels")(y))
-    encoder = keras.Model(image, _encoder_head(x, latent_dim, seed), name="encoder")
-    decoded = layers.Activation("sigmoid", dtype="float32", name="image_mean")(y)
-    decoder = keras.Model(code, decoded, name="decoder")
-
+    encoder, decoder = _networks(input_shape, latent_dim, architecture, filters, hidden_units, seed)
     vae = VAE(encoder, decoder, likelihood=likelihood, beta=beta, observation_variance=observation_variance, name=name)
     vae.compile(optimizer=optimizer)
     return vae
+
+
+def build_conditional_vae(
+    input_shape=(28, 28, 1),
+    latent_dim=2,
+    num_classes=10,
+    architecture="conv",
+    likelihood="bernoulli",
+    beta=1.0,
+    observation_variance="learned",
+    filters=(32, 64),
+    hidden_units=(512,),
+    seed=None,
+    optimizer="adam",
+    name="conditional_vae",
+):
+    """Builds and compiles a class-conditional VAE (``ConditionalVAE``).
+
+    The networks are ``build_vae``'s with the one-hot label joined to the encoder's
+    features (before its last Dense layer) and to z at the decoder's input.
+
+    Args:
+        num_classes: number of classes (>= 2); labels are integers in [0, num_classes).
+        Others: see ``build_vae``.
+
+    Returns:
+        A compiled ``ConditionalVAE`` with ``.encoder`` ([image, label] -> z_mean,
+        z_log_var, z) and ``.decoder`` ([z, label] -> image in [0, 1]).
+
+    Example:
+        >>> cvae = build_conditional_vae(num_classes=10)
+        >>> cvae.fit(load("mnist", labels=True), epochs=10)
+        >>> sevens = cvae.generate([7] * 8, seed=1)
+    """
+    input_shape = _check_vae_arguments(input_shape, latent_dim, architecture)
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+    encoder, decoder = _networks(input_shape, latent_dim, architecture, filters, hidden_units, seed, num_classes)
+    cvae = ConditionalVAE(
+        encoder, decoder, num_classes=num_classes, likelihood=likelihood, beta=beta,
+        observation_variance=observation_variance, name=name,
+    )
+    cvae.compile(optimizer=optimizer)
+    return cvae
