@@ -15,19 +15,18 @@ Writes benchmarks/results/autoencoders.{md,json} and prints the tables.
 """
 
 import argparse
-import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-import keras_gen
+from common import EpochTimer, header, images_per_second, time_loop, write_results
 from keras_gen import corrupt, datasets
 from keras_gen.autoencoders import (
     build_conv_autoencoder,
@@ -67,11 +66,6 @@ def quality(dataset, epochs, batch_size, seed, limit):
     return rows
 
 
-def _images_per_second(epoch_seconds, images_per_epoch):
-    timed = epoch_seconds[1:]  # the first epoch includes tracing
-    return images_per_epoch * len(timed) / sum(timed)
-
-
 def throughput(epochs, batch_size, seed, limit, jit_compile):
     train = datasets.as_autoencoder_pairs(
         datasets.load("fashion_mnist", batch_size=batch_size, seed=seed, limit=limit, drop_remainder=True)
@@ -81,21 +75,9 @@ def throughput(epochs, batch_size, seed, limit, jit_compile):
     keras.utils.set_random_seed(seed)
     autoencoder, _, _ = build_conv_autoencoder()
     autoencoder.compile(optimizer="adam", loss="binary_crossentropy", jit_compile=jit_compile)
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self.start)
-
     timer = EpochTimer()
     autoencoder.fit(train, epochs=epochs, verbose=0, callbacks=[timer])
-    fit_rate = _images_per_second(timer.seconds, images)
+    fit_rate = images_per_second(timer.seconds, images)
 
     # The same network, loss and optimizer in a plain hand-written loop.
     keras.utils.set_random_seed(seed)
@@ -111,14 +93,7 @@ def throughput(epochs, batch_size, seed, limit, jit_compile):
         optimizer.apply_gradients(zip(grads, model.trainable_weights))
         return loss
 
-    seconds = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        for x, y in train:
-            loss = train_step(x, y)
-        float(loss)  # wait for the last step
-        seconds.append(time.perf_counter() - start)
-    loop_rate = _images_per_second(seconds, images)
+    loop_rate = images_per_second(time_loop(lambda batch: train_step(*batch), train, epochs), images)
     row = {
         "jit_compile": jit_compile, "batch_size": batch_size, "images_per_epoch": images,
         "timed_epochs": epochs - 1, "fit_images_per_s": round(fit_rate), "loop_images_per_s": round(loop_rate),
@@ -160,22 +135,12 @@ def main(argv=None):
                    jit_compile=jit)
         for jit in (False, True)
     ]
-    header = (
-        f"keras_gen {keras_gen.__version__}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"{platform.processor() or platform.machine()}, {len(tf.config.list_physical_devices('GPU'))} GPU, "
-        f"seed {args.seed}{', QUICK RUN (not a measurement)' if quick else ''}. "
-        "Command: python benchmarks/autoencoders.py" + (" --quick" if quick else "")
-    )
-    table = markdown(quality_rows, speed_rows, header)
+    head = header("autoencoders.py", args.seed, quick)
+    table = markdown(quality_rows, speed_rows, head)
     print(table)
     if not quick:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "autoencoders.md").write_text(table)
-        (args.out / "autoencoders.json").write_text(
-            json.dumps({"header": header, "quality": quality_rows, "throughput": speed_rows}, indent=2)
-        )
-        print(f"wrote {args.out / 'autoencoders.md'} and .json")
-
+        write_results(args.out, "autoencoders", table,
+                      {"header": head, "quality": quality_rows, "throughput": speed_rows})
 
 if __name__ == "__main__":
     main()

@@ -142,7 +142,8 @@ def add_vae_flags(parser):
     parser.add_argument("--binarize", choices=BINARIZE_CHOICES, default=None,
                         help="binarize pixels as in the likelihood literature (default: dynamic for the "
                              "bernoulli likelihood, none for gaussian)")
-    parser.add_argument("--architecture", choices=("conv", "dense"), default="conv", help="default: conv")
+    parser.add_argument("--architecture", choices=("dense", "conv"), default="dense",
+                        help="dense (784-512-z MLP, the default) or conv (two stride-2 convolutions)")
     parser.add_argument("--iw-samples", type=_positive_int, default=100,
                         help="K, importance samples per test image for the NLL bound (default: 100)")
     parser.add_argument("--export-name", default=None,

@@ -95,7 +95,7 @@ def test_gaussian_likelihood_with_learned_variance(fashion_small):
 
 def test_save_and_reload_without_custom_objects(tmp_path, fashion_small):
     x = fashion_small[0][:256]
-    vae = build_vae(latent_dim=3, seed=5)
+    vae = build_vae(latent_dim=3, architecture="conv", seed=5)
     vae.fit(x, epochs=1, batch_size=64, verbose=0)
     vae.save(tmp_path / "vae.keras")
     restored = keras.models.load_model(tmp_path / "vae.keras")
@@ -117,7 +117,7 @@ def test_bad_input_is_refused_before_training(fashion_small):
     with pytest.raises(ValueError, match="likelihood must be one of .*got 'poisson'"):
         build_vae(likelihood="poisson")
     with pytest.raises(ValueError, match="divisible by 4"):
-        build_vae(input_shape=(30, 30, 1))
+        build_vae(input_shape=(30, 30, 1), architecture="conv")
     vae = build_vae()
     x = fashion_small[0][:64]
     with pytest.raises(ValueError, match=r"images have shape \(28, 28\) per example; this VAE expects \(28, 28, 1\)"):
