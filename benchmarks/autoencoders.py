@@ -14,7 +14,6 @@
 Writes benchmarks/results/autoencoders.{md,json} and prints the tables.
 """
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -23,10 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from common import EpochTimer, header, images_per_second, time_loop, write_results
+from common import EpochTimer, benchmark_parser, header, images_per_second, time_loop, write_results
 from keras_gen import corrupt, datasets
 from keras_gen.autoencoders import (
     build_conv_autoencoder,
@@ -118,11 +116,7 @@ def markdown(quality_rows, speed_rows, header):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the script, measures nothing")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args(argv)
+    args = benchmark_parser(__doc__).parse_args(argv)
     quick = args.quick
 
     quality_rows = []

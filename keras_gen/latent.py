@@ -35,3 +35,14 @@ def interpolate(a, b, steps=8, method="linear"):
     if method == "linear":
         return ((1.0 - ts)[:, None] * a + ts[:, None] * b).astype(np.float32)
     return np.stack([slerp(a, b, t) for t in ts]).astype(np.float32)
+
+
+def vector_arithmetic(z_a, z_b, z_c):
+    """DCGAN's latent arithmetic (Radford et al. 2016): mean(z_a) - mean(z_b) + mean(z_c),
+    e.g. smiling woman - neutral woman + neutral man. Each argument is a latent vector
+    ``(latent_dim,)`` or a group ``(N, latent_dim)`` (averaging a few steadies the
+    result). Returns a float32 vector ``(latent_dim,)``."""
+    means = [np.asarray(z, np.float32).reshape(-1, np.shape(z)[-1]).mean(axis=0) for z in (z_a, z_b, z_c)]
+    if len({m.shape for m in means}) != 1:
+        raise ValueError(f"z_a, z_b and z_c must share latent_dim, got sizes {[m.shape[0] for m in means]}.")
+    return means[0] - means[1] + means[2]

@@ -66,3 +66,113 @@ def gaussian_nll(x, mean, log_var):
     log_var = keras.ops.clip(keras.ops.cast(log_var, "float32"), *LOG_VAR_RANGE)
     per_pixel = 0.5 * (math.log(2.0 * math.pi) + log_var + keras.ops.square(x - mean) / keras.ops.exp(log_var))
     return _sum_per_example(per_pixel + keras.ops.zeros_like(x))
+
+
+# ------------------------------------------------------------------------- GAN losses
+# Every GAN loss takes the discriminator's raw outputs (logits: no sigmoid in the
+# network), returns a float32 scalar (the mean over the batch) and is minimised.
+
+GAN_LOSSES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
+LOG_LOSSES = ("minimax", "non_saturating")  # the losses on log D = log sigmoid(logit)
+
+
+def check_gan_loss(loss, label_smoothing=0.0):
+    """Raises a ValueError for an unknown GAN loss name or a bad label smoothing."""
+    if loss not in GAN_LOSSES:
+        raise ValueError(f"loss must be one of {GAN_LOSSES}, got {loss!r}.")
+    if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}.")
+    if label_smoothing and loss not in LOG_LOSSES:
+        raise ValueError(f"label_smoothing applies to the log losses {LOG_LOSSES} only, got loss={loss!r}.")
+
+
+def discriminator_loss(real_logits, fake_logits, loss="non_saturating", label_smoothing=0.0):
+    """The discriminator's (critic's) loss on real and generated images.
+
+    With D = sigmoid(logit) for the log losses:
+
+    - ``"minimax"``, ``"non_saturating"``: -log D(x) - log(1 - D(G(z))), the binary
+      cross-entropy, written with softplus: -log sigmoid(a) = softplus(-a).
+    - ``"least_squares"`` (LSGAN): 0.5 (D(x) - 1)^2 + 0.5 D(G(z))^2 on the raw outputs.
+    - ``"hinge"``: relu(1 - D(x)) + relu(1 + D(G(z))).
+    - ``"wasserstein"``: D(G(z)) - D(x) (add ``gradient_penalty`` for WGAN-GP).
+
+    Args:
+        real_logits, fake_logits: discriminator outputs on real and on generated images.
+        loss: one of ``GAN_LOSSES``.
+        label_smoothing: one-sided label smoothing for the log losses: real images get
+            the target ``1 - label_smoothing`` (0.1 gives 0.9); fakes keep 0.
+
+    Returns:
+        The mean loss, a float32 scalar.
+    """
+    check_gan_loss(loss, label_smoothing)
+    real = keras.ops.cast(real_logits, "float32")
+    fake = keras.ops.cast(fake_logits, "float32")
+    mean, softplus, relu = keras.ops.mean, keras.ops.softplus, keras.ops.relu
+    if loss in LOG_LOSSES:
+        target = 1.0 - label_smoothing
+        return mean(target * softplus(-real) + (1.0 - target) * softplus(real)) + mean(softplus(fake))
+    if loss == "least_squares":
+        return 0.5 * mean(keras.ops.square(real - 1.0)) + 0.5 * mean(keras.ops.square(fake))
+    if loss == "hinge":
+        return mean(relu(1.0 - real)) + mean(relu(1.0 + fake))
+    return mean(fake) - mean(real)
+
+
+def generator_loss(fake_logits, loss="non_saturating"):
+    """The generator's loss on the discriminator's outputs for generated images.
+
+    - ``"minimax"``: log(1 - D(G(z))) = -softplus(logit), the original objective (its
+      gradient vanishes while D rejects the fakes confidently).
+    - ``"non_saturating"``: -log D(G(z)) = softplus(-logit).
+    - ``"least_squares"``: 0.5 (D(G(z)) - 1)^2.
+    - ``"hinge"``, ``"wasserstein"``: -D(G(z)).
+
+    Returns:
+        The mean loss, a float32 scalar.
+    """
+    check_gan_loss(loss)
+    fake = keras.ops.cast(fake_logits, "float32")
+    if loss == "minimax":
+        return -keras.ops.mean(keras.ops.softplus(fake))
+    if loss == "non_saturating":
+        return keras.ops.mean(keras.ops.softplus(-fake))
+    if loss == "least_squares":
+        return 0.5 * keras.ops.mean(keras.ops.square(fake - 1.0))
+    return -keras.ops.mean(fake)
+
+
+def gradient_penalty(critic, real, fake, epsilon=None, seed=None):
+    """WGAN-GP's penalty (Gulrajani et al. 2017): mean((||grad critic(x_hat)||_2 - 1)^2)
+    at x_hat = epsilon * real + (1 - epsilon) * fake, the norm over all non-batch axes.
+
+    The per-example gradient is read off the gradient of the summed scores, so the
+    critic must treat examples independently (no batch normalization).
+
+    Args:
+        critic: a callable from a batch of images to scores, e.g. ``lambda x: D(x)``.
+        real, fake: batches of real and generated images of the same shape.
+        epsilon: interpolation weights, one per example: shape ``(N, 1, ..., 1)``.
+            Default: drawn from U(0, 1) with ``seed``.
+        seed: an int, a ``keras.random.SeedGenerator`` or None; used when ``epsilon``
+            is None.
+
+    Returns:
+        The penalty, a float32 scalar (multiply by the weight, 10 in the paper).
+    """
+    import tensorflow as tf  # the penalty differentiates the critic: TensorFlow backend
+
+    real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+    per_example = tf.concat([tf.shape(real)[:1], tf.ones([tf.rank(real) - 1], tf.int32)], axis=0)
+    if epsilon is None:
+        epsilon = keras.random.uniform(per_example, seed=seed)
+    epsilon = tf.reshape(tf.cast(epsilon, tf.float32), per_example)
+    x_hat = epsilon * real + (1.0 - epsilon) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        scores = tf.cast(critic(x_hat), tf.float32)
+    gradients = tape.gradient(scores, x_hat)
+    squared = tf.reduce_sum(tf.reshape(tf.square(gradients), [tf.shape(real)[0], -1]), axis=1)
+    norms = tf.sqrt(squared + 1e-12)  # the small constant keeps the gradient finite at 0
+    return tf.reduce_mean(tf.square(norms - 1.0))

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import keras
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,4 +78,4 @@ def test_vae_recipe_prints_likelihoods_and_exports(tmp_path, name):
     model = keras.models.load_model(tmp_path / "out" / "model.keras")
     assert model.latent_dim == 2
     export = tmp_path / "saved_models" / name / "1"
-    assert (export / "saved_model.pb").exists() and f"exported the decoder" in run.stdout
+    assert (export / "saved_model.pb").exists() and "exported the decoder" in run.stdout

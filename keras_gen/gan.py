@@ -1,0 +1,553 @@
+"""Generative adversarial networks: the ``GAN`` and ``ConditionalGAN`` models (custom
+``train_step``), the builders ``build_gan``, ``build_dcgan``, ``build_conditional_gan``
+and ``build_wgan_gp``. Latent interpolation and DCGAN's vector arithmetic are in
+``keras_gen.latent``.
+
+A generator maps z ~ N(0, I) to images in the GAN's ``value_range`` ((-1, 1) for the
+builders' tanh outputs); a discriminator (critic) maps images to one raw score per image,
+a logit (no sigmoid inside). The losses are in ``keras_gen.losses``. ``generate`` and
+``sample`` always return images in [0, 1].
+
+Example:
+    >>> gan = build_dcgan()
+    >>> gan.fit(load("fashion_mnist", value_range=(-1, 1)), epochs=5)
+    >>> images = gan.sample(16, seed=0)                  # (16, 28, 28, 1) in [0, 1]
+"""
+
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from keras_gen.autoencoders import _check_input_shape, _check_positive_int
+from keras_gen.datasets import _check_value_range
+from keras_gen.losses import LOG_LOSSES, check_gan_loss, discriminator_loss, generator_loss, gradient_penalty
+from keras_gen.vae import check_labels
+
+DCGAN_STAGES = {28: 2, 32: 3, 64: 4}  # image size -> stride-2 layers (7x7 or 4x4 at the bottom)
+
+
+def _default_optimizer():
+    return keras.optimizers.Adam(2e-4, beta_1=0.5)  # Radford et al. 2016
+
+
+def _check_num_classes(num_classes):
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class GAN(keras.Model):
+    """A GAN trained with ``fit``. Per batch: ``d_steps`` discriminator updates, each on the
+    same real batch and fresh fakes (new z), then one generator update on new z.
+
+    Args:
+        generator: a Functional model from z ``(latent_dim,)`` to images in ``value_range``.
+        discriminator: a Functional model from images to one logit per image.
+        latent_dim: size of z.
+        value_range: ``(low, high)`` of the training images and of the generator's output.
+        seed: seed of the model's noise (z and WGAN-GP's interpolation weights).
+
+    ``fit`` data are images, or ``(images, labels)`` whose labels are ignored, in
+    ``value_range``: use ``load(..., value_range=(-1, 1))`` for tanh generators. Metrics:
+    ``d_loss`` (with the gradient penalty), ``g_loss``, and ``d_real``, ``d_fake``: the
+    mean discriminator output on real and on generated images at the last discriminator
+    step, as a probability sigmoid(logit) for the log losses (minimax, non-saturating)
+    and as the raw score for the others.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, value_range=(-1.0, 1.0), seed=None, **kwargs):
+        _check_positive_int("latent_dim", latent_dim)
+        value_range = _check_value_range(value_range)
+        super().__init__(**kwargs)
+        z_shape = tuple(generator.inputs[0].shape[1:])
+        made, taken = tuple(generator.outputs[0].shape[1:]), tuple(discriminator.inputs[0].shape[1:])
+        if z_shape != (latent_dim,):
+            raise ValueError(f"latent_dim is {latent_dim} but the generator's z input has shape {z_shape}.")
+        if made != taken:
+            raise ValueError(f"the generator makes images of shape {made}; the discriminator takes {taken}.")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.value_range = value_range
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.ema_generator = None
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.built = True  # generator and discriminator are built Functional models
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating", d_steps=1, gp_weight=10.0,
+                label_smoothing=0.0, ema=None, **kwargs):
+        """Sets the training configuration; ``model.save`` stores it with both optimizers' state.
+
+        Args:
+            d_optimizer, g_optimizer: two distinct optimizers (instances or names) for the
+                discriminator and the generator; default ``Adam(2e-4, beta_1=0.5)`` each.
+            loss: one of ``keras_gen.losses.GAN_LOSSES``.
+            d_steps: discriminator updates per generator update (>= 1).
+            gp_weight: weight of the gradient penalty; used with ``loss="wasserstein"`` only.
+            label_smoothing: one-sided: real targets ``1 - label_smoothing`` (log losses).
+            ema: None, or a decay in (0, 1) such as 0.999: keeps ``ema_generator``, an
+                exponential moving average of the generator's weights (batch-norm
+                statistics copied), updated after each generator step and used by
+                ``generate``/``sample``. Each ``compile`` restarts it from the generator.
+            **kwargs: ``jit_compile``, ``run_eagerly``, ``steps_per_execution``.
+        """
+        check_gan_loss(loss, label_smoothing)
+        _check_positive_int("d_steps", d_steps)
+        if not isinstance(gp_weight, (int, float)) or gp_weight < 0:
+            raise ValueError(f"gp_weight must be a number >= 0, got {gp_weight!r}.")
+        if ema is not None and not (isinstance(ema, float) and 0.0 < ema < 1.0):
+            raise ValueError(f"ema must be None or a decay in (0, 1) such as 0.999, got {ema!r}.")
+        if isinstance(d_optimizer, keras.optimizers.Optimizer) and d_optimizer is g_optimizer:
+            raise ValueError("d_optimizer and g_optimizer must be two optimizer instances, got the same one twice.")
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = self._loss_scaled(keras.optimizers.get(d_optimizer or _default_optimizer()))
+        self.g_optimizer = self._loss_scaled(keras.optimizers.get(g_optimizer or _default_optimizer()))
+        self.gan_loss, self.d_steps, self.gp_weight = loss, d_steps, float(gp_weight)
+        self.label_smoothing, self.ema, self._compile_kwargs = float(label_smoothing), ema, kwargs
+        # Built now (inside a strategy's scope when compiled there), so load_model can
+        # restore their state and a distributed step creates no variables.
+        for optimizer, network in [(self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)]:
+            if not optimizer.built:
+                optimizer.build(network.trainable_variables)
+        self.ema_generator = None
+        if ema is not None:
+            self.ema_generator = keras.models.clone_model(self.generator)
+            self.ema_generator.set_weights(self.generator.get_weights())
+            self.ema_generator.name, self.ema_generator.trainable = "ema_generator", False
+
+    def _loss_scaled(self, optimizer):
+        """Wraps the optimizer in a LossScaleOptimizer under mixed precision, as Keras does."""
+        if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return None
+        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+                "loss": self.gan_loss, "d_steps": self.d_steps, "gp_weight": self.gp_weight,
+                "label_smoothing": self.label_smoothing, "ema": self.ema, **self._compile_kwargs}
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        self.compile(**config)
+
+    def call(self, inputs, training=False):
+        """The generator's images (in ``value_range``) for its inputs."""
+        return self.generator(inputs, training=training)
+
+    # ------------------------------------------------------------------------ training
+    # Under a tf.distribute strategy, each replica runs train_step on its share of the batch.
+
+    def train_step(self, data):
+        real, labels = self._unpack(data)
+        batch = tf.shape(real)[0]
+        # The same real batch serves all d_steps discriminator updates, each with fresh z.
+        for _ in range(self.d_steps):  # a Python loop: unrolled in the traced graph
+            d_loss, real_logits, fake_logits = self._discriminator_step(real, labels, batch)
+        g_loss = self._generator_step(labels, batch)
+        if self.ema_generator is not None:
+            self._update_ema()
+        as_score = keras.ops.sigmoid if self.gan_loss in LOG_LOSSES else keras.ops.convert_to_tensor
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(keras.ops.mean(as_score(real_logits)))
+        self.d_fake_tracker.update_state(keras.ops.mean(as_score(fake_logits)))
+        return {m.name: m.result() for m in self.metrics}
+
+    def _discriminator_step(self, real, labels, batch):
+        z = self._noise(keras.random.normal, batch, (self.latent_dim,))
+        fake = self._generate(z, labels, training=True)  # outside the tape: D's step leaves G alone
+        with tf.GradientTape() as tape:
+            real_logits = self._discriminate(real, labels, training=True)
+            fake_logits = self._discriminate(fake, labels, training=True)
+            loss = discriminator_loss(real_logits, fake_logits, self.gan_loss, self.label_smoothing)
+            if self.gan_loss == "wasserstein" and self.gp_weight > 0:
+                epsilon = self._noise(keras.random.uniform, batch, (1,) * (len(real.shape) - 1))
+                critic = lambda images: self._discriminate(images, labels, training=True)  # noqa: E731
+                loss += self.gp_weight * gradient_penalty(critic, real, fake, epsilon)
+            scaled = self._scale(self.d_optimizer, loss)
+        weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+        return loss, real_logits, fake_logits
+
+    def _generator_step(self, labels, batch):
+        z = self._noise(keras.random.normal, batch, (self.latent_dim,))
+        with tf.GradientTape() as tape:
+            fake_logits = self._discriminate(self._generate(z, labels, training=True), labels, training=True)
+            loss = generator_loss(fake_logits, self.gan_loss)
+            scaled = self._scale(self.g_optimizer, loss)
+        weights = self.generator.trainable_weights
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+        return loss
+
+    def _scale(self, optimizer, loss):
+        # The optimizer sums the replicas' gradients, so each contributes loss / replicas;
+        # scale_loss multiplies by the loss scale under mixed precision.
+        return optimizer.scale_loss(loss / tf.distribute.get_strategy().num_replicas_in_sync)
+
+    def _noise(self, draw, batch, shape):
+        """``draw`` (keras.random.normal or uniform) noise for this replica's ``batch``
+        examples. Replicas share the seed, so each draws the whole global batch's noise
+        and keeps its own rows: replicas get different noise, and a distributed step
+        uses the same noise as the same step on one device."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        noise = draw((batch * replicas, *shape), seed=self.seed_generator)
+        return noise[replica * batch : (replica + 1) * batch]
+
+    def _update_ema(self):
+        for ema_weight, weight in zip(self.ema_generator.weights, self.generator.weights):
+            ema_weight.assign(self.ema * ema_weight + (1.0 - self.ema) * weight if weight.trainable else weight)
+
+    # Subclasses with labels override these three.
+    def _unpack(self, data):
+        """(images, labels) of a batch; an unconditional GAN ignores labels."""
+        return (data[0] if isinstance(data, (tuple, list)) else data), None
+
+    def _generate(self, z, labels, training):
+        return self.generator(z, training=training)
+
+    def _discriminate(self, images, labels, training):
+        return self.discriminator(images, training=training)
+
+    # ---------------------------------------------------------------------- data checks
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit`` after ``check_data`` on the first batch. A GAN has no
+        validation loss: ``validation_data``/``validation_split`` raise a ValueError."""
+        if kwargs.get("validation_data") is not None or kwargs.get("validation_split"):
+            raise ValueError("a GAN has no validation loss; measure samples with a callback instead.")
+        self.check_data(x, y)
+        return super().fit(x, y, *args, **kwargs)
+
+    def check_data(self, data, labels=None):
+        """Raises a ValueError when the first batch of ``data`` (an array, a tensor, or a
+        ``tf.data.Dataset`` of images or ``(images, labels)``) does not match the
+        discriminator's input shape, is not finite, or leaves ``value_range``; warns when
+        [0, 1] images meet a (-1, 1) GAN. Other inputs pass unchecked.
+
+        Returns:
+            ``(images, labels)`` of the checked batch as numpy arrays (or None).
+        """
+        if isinstance(data, tf.data.Dataset):
+            data = next(iter(data))
+        if isinstance(data, (tuple, list)):
+            data, labels = data[0], (data[1] if len(data) > 1 else labels)
+        if not hasattr(data, "shape"):
+            return None, labels
+        images = np.asarray(data)
+        expected = tuple(self.discriminator.inputs[0].shape[1:])
+        if tuple(images.shape[1:]) != expected:
+            raise ValueError(f"images have shape {images.shape[1:]} per example; this GAN expects {expected}.")
+        if not np.isfinite(images).all():
+            raise ValueError("images contain NaN or inf values.")
+        (low, high), (lo, hi) = self.value_range, (float(images.min()), float(images.max()))
+        if lo < low - 1e-3 * (high - low) or hi > high + 1e-3 * (high - low):
+            raise ValueError(f"images must lie in the GAN's value_range {self.value_range}, got values in "
+                             f"[{lo:g}, {hi:g}]; load them with value_range={self.value_range}.")
+        if low < 0.0 <= lo:
+            warnings.warn(f"the first batch lies in [0, 1] but value_range is {self.value_range}; "
+                          f"load images with value_range={self.value_range}.", stacklevel=3)
+        return images, (None if labels is None else np.asarray(labels))
+
+    # ------------------------------------------------------------------------- sampling
+    def latent_vectors(self, num, seed=0):
+        """``num`` draws z ~ N(0, I) made with ``seed``: a float32 array ``(num, latent_dim)``."""
+        _check_positive_int("num", num)
+        return keras.ops.convert_to_numpy(keras.random.normal((num, self.latent_dim), seed=seed))
+
+    def generate(self, z, seed=0):
+        """Images in [0, 1] as a numpy array, from the EMA generator when there is one.
+
+        Args:
+            z: latent vectors ``(N, latent_dim)``, or an int N: N draws made with ``seed``.
+            seed: seed of the draws when ``z`` is an int.
+        """
+        z = self.latent_vectors(z, seed) if isinstance(z, int) else self._check_z(z, len(z))
+        return self._to_unit(self._sampler()(z, training=False))
+
+    def sample(self, num, seed=0):
+        """``num`` images in [0, 1] from z drawn with ``seed``: the same seed gives the
+        same images, also after saving and reloading."""
+        return self.generate(num, seed=seed)
+
+    def _check_z(self, z, num):
+        z = np.asarray(z, dtype=np.float32)
+        if z.shape != (num, self.latent_dim):
+            raise ValueError(f"z must have shape {(num, self.latent_dim)}, got {z.shape}.")
+        return z
+
+    def _sampler(self):
+        return self.generator if self.ema_generator is None else self.ema_generator
+
+    def _to_unit(self, images):
+        low, high = self.value_range
+        return np.clip((keras.ops.convert_to_numpy(images) - low) / (high - low), 0.0, 1.0)  # NaN stays NaN
+
+    # -------------------------------------------------------------------- serialization
+    def get_config(self):
+        return {**super().get_config(),
+                "generator": keras.saving.serialize_keras_object(self.generator),
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "latent_dim": self.latent_dim, "value_range": list(self.value_range), "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["noise_seed"] = self.seed_generator.state.numpy()  # a reloaded model continues the noise stream
+
+    def load_own_variables(self, store):
+        if "noise_seed" in store.keys():
+            self.seed_generator.state.assign(store["noise_seed"])
+        super().load_own_variables({key: store[key] for key in store.keys() if key != "noise_seed"})
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class ConditionalGAN(GAN):
+    """A class-conditional GAN: G(z, label) and D(image, label).
+
+    Args:
+        generator: a Functional model from ``[z, label]`` to images.
+        discriminator: a Functional model from ``[image, label]`` to one logit.
+        num_classes: number of classes (>= 2); labels are integer ids in [0, num_classes).
+        latent_dim, value_range, seed: see ``GAN``.
+
+    ``fit`` data are ``(images, labels)``. Generated images in training get the labels of
+    the real batch, so classes are drawn as often as in the data.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, num_classes=10, **kwargs):
+        _check_num_classes(num_classes)
+        if len(generator.inputs) != 2 or len(discriminator.inputs) != 2:
+            raise ValueError("a ConditionalGAN needs a generator taking [z, label] and a discriminator taking "
+                             f"[image, label], got {len(generator.inputs)} and {len(discriminator.inputs)} inputs.")
+        super().__init__(generator, discriminator, latent_dim, **kwargs)
+        self.num_classes = num_classes
+
+    def _unpack(self, data):
+        return data[0], tf.reshape(tf.cast(data[1], tf.int32), [-1])
+
+    def _generate(self, z, labels, training):
+        return self.generator([z, labels], training=training)
+
+    def _discriminate(self, images, labels, training):
+        return self.discriminator([images, labels], training=training)
+
+    def check_data(self, data, labels=None):
+        """``GAN.check_data``, and raises a ValueError when labels are missing, not integer
+        class ids in [0, num_classes), or not one per image."""
+        images, labels = super().check_data(data, labels)
+        if images is None:
+            return images, labels
+        labels = check_labels(labels, self.num_classes)
+        if len(labels) != len(images):
+            raise ValueError(f"got {len(labels)} labels for {len(images)} images; give one label per image.")
+        return images, labels
+
+    def generate(self, labels, z=None, seed=0):
+        """Images in [0, 1] of the requested classes, as a numpy array.
+
+        Args:
+            labels: integer class ids, one per image.
+            z: ``(len(labels), latent_dim)`` latent vectors; default: drawn with ``seed``.
+        """
+        labels = check_labels(labels, self.num_classes)
+        z = self.latent_vectors(len(labels), seed) if z is None else self._check_z(z, len(labels))
+        return self._to_unit(self._sampler()([z, labels], training=False))
+
+    def sample(self, num, seed=0):
+        """``num`` images in [0, 1], cycling through the classes 0, 1, 2, ..."""
+        _check_positive_int("num", num)
+        return self.generate(np.arange(num) % self.num_classes, seed=seed)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
+
+# ------------------------------------------------------------------------------ builders
+
+
+def _seeded(initializer, seed, **kwargs):
+    """A function making a new ``initializer`` per layer, each with its own seed drawn
+    from ``seed``: layers differ, and the same ``seed`` rebuilds the same weights."""
+    rng = np.random.default_rng(seed)
+    return lambda: initializer(seed=int(rng.integers(2**31 - 1)), **kwargs)
+
+
+def _mlp_networks(input_shape, latent_dim, hidden_units, seed):
+    init = _seeded(keras.initializers.GlorotUniform, seed)
+    z = keras.Input((latent_dim,), name="z")
+    x = z
+    for i, units in enumerate(hidden_units):
+        x = layers.LeakyReLU(0.2)(layers.Dense(units, kernel_initializer=init(), name=f"generator_dense_{i}")(x))
+    x = layers.Dense(int(np.prod(input_shape)), kernel_initializer=init(), name="generator_pixels")(x)
+    generated = layers.Activation("tanh", dtype="float32", name="image")(layers.Reshape(input_shape)(x))
+
+    image = keras.Input(input_shape, name="image")
+    y = layers.Flatten()(image)
+    for i, units in enumerate(reversed(hidden_units)):
+        y = layers.LeakyReLU(0.2)(layers.Dense(units, kernel_initializer=init(), name=f"discriminator_dense_{i}")(y))
+    logit = layers.Dense(1, kernel_initializer=init(), dtype="float32", name="logit")(y)
+    return keras.Model(z, generated, name="generator"), keras.Model(image, logit, name="discriminator")
+
+
+def _dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_classes=None, embedding_dim=50):
+    """DCGAN networks (Radford et al. 2016): N(0, 0.02) weights; G projects z to a 7x7 or
+    4x4 map and doubles it with stride-2 Conv2DTranspose layers (BatchNorm + ReLU, tanh
+    output); D halves the image with stride-2 Conv2D layers (LeakyReLU(0.2), BatchNorm
+    after all but the first when ``batch_norm``) down to one logit. BatchNorm momentum is
+    0.9 (PyTorch's 0.1), so the moving statistics ``generate`` uses keep up in short runs.
+    With ``num_classes`` both take a ``label``: G joins a label embedding to z, D gets a
+    learned per-class image plane as an extra channel."""
+    size, _, channels = input_shape
+    stages = DCGAN_STAGES[size]
+    init = _seeded(keras.initializers.RandomNormal, seed, mean=0.0, stddev=0.02)
+    z = keras.Input((latent_dim,), name="z")
+    image = keras.Input(input_shape, name="image")
+    label = keras.Input((), dtype="int32", name="label") if num_classes else None
+
+    x = z
+    if label is not None:
+        embedded = layers.Embedding(num_classes, embedding_dim, name="generator_label_embedding")(label)
+        x = layers.Concatenate(name="z_with_label")([z, embedded])
+    base, width = size // 2**stages, filters * 2 ** (stages - 1)
+    x = layers.Dense(base * base * width, use_bias=False, kernel_initializer=init(), name="generator_project")(x)
+    x = layers.ReLU()(layers.BatchNormalization(momentum=0.9, name="generator_project_bn")(
+        layers.Reshape((base, base, width))(x)))
+    for i in range(stages - 1):
+        width //= 2
+        x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init(),
+                                   name=f"generator_deconv_{i}")(x)
+        x = layers.ReLU()(layers.BatchNormalization(momentum=0.9, name=f"generator_bn_{i}")(x))
+    x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init(),
+                               name="generator_pixels")(x)
+    generated = layers.Activation("tanh", dtype="float32", name="image")(x)
+
+    y = image
+    if label is not None:
+        plane = layers.Embedding(num_classes, size * size, name="discriminator_label_embedding")(label)
+        y = layers.Concatenate(name="image_with_label")([image, layers.Reshape((size, size, 1))(plane)])
+    for i in range(stages):
+        normalized = batch_norm and i > 0
+        y = layers.Conv2D(filters * 2**i, 4, strides=2, padding="same", use_bias=not normalized,
+                          kernel_initializer=init(), name=f"discriminator_conv_{i}")(y)
+        if normalized:
+            y = layers.BatchNormalization(momentum=0.9, name=f"discriminator_bn_{i}")(y)
+        y = layers.LeakyReLU(0.2)(y)
+    logit = layers.Dense(1, kernel_initializer=init(), dtype="float32", name="logit")(layers.Flatten()(y))
+    if label is None:
+        return keras.Model(z, generated, name="generator"), keras.Model(image, logit, name="discriminator")
+    return (keras.Model([z, label], generated, name="generator"),
+            keras.Model([image, label], logit, name="discriminator"))
+
+
+def _check_dcgan_arguments(input_shape, latent_dim, filters):
+    shape = _check_input_shape(input_shape)
+    _check_positive_int("latent_dim", latent_dim)
+    _check_positive_int("filters", filters)
+    if shape[0] != shape[1] or shape[0] not in DCGAN_STAGES:
+        raise ValueError(f"DCGAN networks need square images of size {sorted(DCGAN_STAGES)}, "
+                         f"got input_shape {shape}.")
+    return shape
+
+
+def _compiled(gan, compile_args):
+    gan.compile(**compile_args)
+    return gan
+
+
+def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=(256, 512), seed=None, name="gan",
+              **compile_args):
+    """Builds and compiles the original MLP GAN (Goodfellow et al. 2014): G has Dense
+    ``hidden_units`` with LeakyReLU(0.2) and a tanh output; D mirrors them down to a logit.
+
+    Args:
+        input_shape: ``(H, W, C)`` of images in [-1, 1].
+        latent_dim: size of z.
+        hidden_units: generator layer sizes; the discriminator uses them reversed.
+        seed: seed of the initial weights and of the training noise.
+        **compile_args: ``GAN.compile`` arguments (loss, optimizers, d_steps, ema, ...).
+
+    Returns:
+        A compiled ``GAN`` with ``.generator`` (z -> image) and ``.discriminator``.
+    """
+    shape = _check_input_shape(input_shape)
+    _check_positive_int("latent_dim", latent_dim)
+    for units in hidden_units:
+        _check_positive_int("hidden_units entry", units)
+    generator, discriminator = _mlp_networks(shape, latent_dim, tuple(hidden_units), seed)
+    return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
+
+
+def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=64, seed=None, name="dcgan", **compile_args):
+    """Builds and compiles a DCGAN (see ``_dcgan_networks``).
+
+    Args:
+        input_shape: ``(size, size, C)`` of images in [-1, 1], size 28, 32 or 64.
+        filters: width of D's first layer, doubled at each stage; G mirrors D.
+        latent_dim, seed, compile_args: see ``build_gan``.
+
+    Returns:
+        A compiled ``GAN``.
+    """
+    shape = _check_dcgan_arguments(input_shape, latent_dim, filters)
+    generator, discriminator = _dcgan_networks(shape, latent_dim, filters, seed)
+    return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
+
+
+def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=100, filters=64, embedding_dim=50,
+                          seed=None, name="conditional_gan", **compile_args):
+    """Builds and compiles a class-conditional DCGAN (Mirza and Osindero 2014).
+
+    Args:
+        num_classes: number of classes (>= 2).
+        embedding_dim: size of the label embedding joined to z.
+        input_shape, latent_dim, filters, seed, compile_args: see ``build_dcgan``.
+
+    Returns:
+        A compiled ``ConditionalGAN``; both networks take a second input, ``label``.
+    """
+    shape = _check_dcgan_arguments(input_shape, latent_dim, filters)
+    _check_num_classes(num_classes)
+    _check_positive_int("embedding_dim", embedding_dim)
+    generator, discriminator = _dcgan_networks(shape, latent_dim, filters, seed, num_classes=num_classes,
+                                               embedding_dim=embedding_dim)
+    gan = ConditionalGAN(generator, discriminator, latent_dim, num_classes=num_classes, seed=seed, name=name)
+    return _compiled(gan, compile_args)
+
+
+def build_wgan_gp(input_shape=(28, 28, 1), latent_dim=100, filters=64, seed=None, name="wgan_gp", **compile_args):
+    """Builds and compiles a WGAN-GP (Gulrajani et al. 2017): DCGAN networks whose critic
+    has no batch normalization (the penalty needs per-example gradients), the Wasserstein
+    loss, ``gp_weight=10``, ``d_steps=5`` and Adam(1e-4, beta_1=0, beta_2=0.9) for both
+    networks (the paper's Algorithm 1). ``compile_args`` override these; the other
+    arguments are ``build_dcgan``'s. Returns a compiled ``GAN``.
+    """
+    shape = _check_dcgan_arguments(input_shape, latent_dim, filters)
+    generator, discriminator = _dcgan_networks(shape, latent_dim, filters, seed, batch_norm=False)
+    adam = lambda: keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)  # noqa: E731
+    defaults = {"loss": "wasserstein", "d_steps": 5, "gp_weight": 10.0, "d_optimizer": adam(), "g_optimizer": adam()}
+    return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), {**defaults, **compile_args})
+
+
+# --------------------------------------------------------------------------- latent tools

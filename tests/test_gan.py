@@ -1,0 +1,338 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gen import datasets
+from keras_gen.gan import (
+    ConditionalGAN,
+    GAN,
+    build_conditional_gan,
+    build_dcgan,
+    build_gan,
+    build_wgan_gp,
+)
+from keras_gen.latent import interpolate, vector_arithmetic
+from keras_gen.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_gan(**kwargs):
+    """An MLP GAN on 8x8 images: fast enough to train in a test."""
+    return build_gan(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(16,), seed=0, **kwargs)
+
+
+def images_in_range(n, shape=(8, 8, 1), seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, size=(n, *shape)).astype(np.float32)
+
+
+def numpy_value(x):
+    return float(keras.ops.convert_to_numpy(x))
+
+
+# ---------------------------------------------------------------------------- losses
+
+REAL = np.array([-2.0, -0.5, 0.3, 3.0], np.float32)
+FAKE = np.array([-1.5, 0.2, 1.0, 4.0], np.float32)
+SIG_R, SIG_F = 1 / (1 + np.exp(-REAL.astype(np.float64))), 1 / (1 + np.exp(-FAKE.astype(np.float64)))
+LOG_D_LOSS = np.mean(-np.log(SIG_R)) + np.mean(-np.log(1 - SIG_F))
+CLOSED_FORMS = {  # (discriminator loss, generator loss) written from the papers' definitions
+    "minimax": (LOG_D_LOSS, np.mean(np.log(1 - SIG_F))),
+    "non_saturating": (LOG_D_LOSS, np.mean(-np.log(SIG_F))),
+    "least_squares": (0.5 * np.mean((REAL - 1) ** 2) + 0.5 * np.mean(FAKE**2), 0.5 * np.mean((FAKE - 1) ** 2)),
+    "hinge": (np.mean(np.maximum(0, 1 - REAL)) + np.mean(np.maximum(0, 1 + FAKE)), -np.mean(FAKE)),
+    "wasserstein": (np.mean(FAKE) - np.mean(REAL), -np.mean(FAKE)),
+}
+
+
+@pytest.mark.parametrize("loss", GAN_LOSSES)
+def test_losses_match_closed_forms(loss):
+    d_expected, g_expected = CLOSED_FORMS[loss]
+    np.testing.assert_allclose(numpy_value(discriminator_loss(REAL, FAKE, loss)), d_expected, rtol=1e-5)
+    np.testing.assert_allclose(numpy_value(generator_loss(FAKE, loss)), g_expected, rtol=1e-5)
+    # Mixed precision: float16 logits give a float32 loss.
+    assert discriminator_loss(REAL.astype(np.float16), FAKE.astype(np.float16), loss).dtype == "float32"
+
+
+def test_label_smoothing_and_stability_of_log_losses():
+    smoothed = np.mean(-(0.9 * np.log(SIG_R) + 0.1 * np.log(1 - SIG_R))) + np.mean(-np.log(1 - SIG_F))
+    np.testing.assert_allclose(numpy_value(discriminator_loss(REAL, FAKE, "minimax", 0.1)), smoothed, rtol=1e-5)
+    # Confident logits: log(sigmoid(-200)) underflows to -inf in a naive formula.
+    assert numpy_value(generator_loss(np.array([-200.0]), "non_saturating")) == pytest.approx(200.0)
+    assert numpy_value(generator_loss(np.array([200.0]), "minimax")) == pytest.approx(-200.0)
+    assert numpy_value(discriminator_loss(np.array([-200.0]), np.array([200.0]))) == pytest.approx(400.0)
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    # critic(x) = <w, x>: the gradient is w everywhere, so the penalty is (||w|| - 1)^2.
+    w = np.full((2, 2, 1), 1.5, np.float32)  # ||w|| = 3
+    critic = lambda x: tf.reduce_sum(x * w, axis=[1, 2, 3])  # noqa: E731
+    real, fake = images_in_range(5, (2, 2, 1), seed=1), images_in_range(5, (2, 2, 1), seed=2)
+    assert numpy_value(gradient_penalty(critic, real, fake, seed=0)) == pytest.approx(4.0, rel=1e-5)
+
+
+def test_gradient_penalty_of_a_quadratic_critic_with_fixed_epsilon():
+    # critic(x) = 0.5 ||x||^2: the gradient at x_hat is x_hat itself.
+    critic = lambda x: 0.5 * tf.reduce_sum(x**2, axis=[1, 2, 3])  # noqa: E731
+    real = np.stack([np.full((2, 2, 1), 1.0), np.full((2, 2, 1), 0.5)]).astype(np.float32)
+    fake = np.zeros_like(real)
+    epsilon = np.array([0.25, 0.75], np.float32).reshape(2, 1, 1, 1)
+    x_hat = epsilon * real + (1 - epsilon) * fake  # real weighted by epsilon, fake by 1 - epsilon
+    expected = np.mean((np.linalg.norm(x_hat.reshape(2, -1), axis=1) - 1) ** 2)  # norms 0.5 and 0.75
+    assert numpy_value(gradient_penalty(critic, real, fake, epsilon)) == pytest.approx(expected, rel=1e-5)
+    swapped = np.mean((np.linalg.norm(((1 - epsilon) * real).reshape(2, -1), axis=1) - 1) ** 2)
+    assert abs(expected - swapped) > 0.1  # so the test tells the two weightings apart
+
+
+def test_gradient_penalty_draws_one_epsilon_per_example():
+    seen = []
+    critic = lambda x: seen.append(x) or tf.reduce_sum(x, axis=[1, 2, 3])  # noqa: E731
+    real, fake = np.ones((64, 3, 3, 2), np.float32), np.zeros((64, 3, 3, 2), np.float32)
+    gradient_penalty(critic, real, fake, seed=3)
+    weights = seen[0].numpy().reshape(64, -1)  # x_hat = epsilon * 1 + (1 - epsilon) * 0
+    assert np.ptp(weights, axis=1).max() == 0.0, "one epsilon per example, shared by its pixels"
+    assert 0.0 <= weights.min() and weights.max() <= 1.0 and weights[:, 0].std() > 0.2, "U(0, 1) across examples"
+
+
+# ------------------------------------------------------------------------- training
+
+
+def test_d_steps_discriminator_updates_per_generator_update():
+    gan = tiny_gan(d_steps=3, loss="hinge")
+    gan.fit(images_in_range(80), batch_size=16, epochs=1, verbose=0)
+    assert int(gan.g_optimizer.iterations) == 5
+    assert int(gan.d_optimizer.iterations) == 15
+
+
+def test_ema_generator_is_a_moving_average():
+    gan = tiny_gan(ema=0.9)
+    before = [w.numpy() for w in gan.generator.weights]
+    np.testing.assert_array_equal(gan.ema_generator.weights[0].numpy(), before[0])
+    gan.fit(images_in_range(16), batch_size=16, epochs=1, verbose=0)
+    for ema, w0, w1 in zip(gan.ema_generator.weights, before, gan.generator.weights):
+        np.testing.assert_allclose(ema.numpy(), 0.9 * w0 + 0.1 * w1.numpy(), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(before[0], gan.generator.weights[0].numpy())
+    z = gan.latent_vectors(4, seed=1)
+    expected = (keras.ops.convert_to_numpy(gan.ema_generator(z)) + 1) / 2
+    np.testing.assert_allclose(gan.generate(z), expected, rtol=1e-6)  # generate uses the EMA copy, in [0, 1]
+
+
+MIRRORED = textwrap.dedent("""
+    import json, sys
+    import keras, numpy as np, tensorflow as tf
+    cpus = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, sys.argv[1])
+    from keras_gen.gan import build_gan
+
+    def make():
+        return build_gan(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(16,), seed=0,
+                         loss="wasserstein", d_steps=2,  # the critic's gradient penalty included
+                         d_optimizer=keras.optimizers.SGD(0.1),  # SGD, unlike Adam, sees the gradient's scale
+                         g_optimizer=keras.optimizers.SGD(0.1))
+
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        distributed = make()
+    single = make()
+    initial = [w.numpy() for w in single.weights]
+    out = {"replicas": strategy.num_replicas_in_sync, "same_init": all(
+        np.array_equal(a.numpy(), b) for a, b in zip(distributed.weights, initial))}
+    for name, gan in [("distributed", distributed), ("single", single)]:
+        gan.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        out[name] = [w.numpy().tolist() for w in gan.weights]
+    out["initial"] = [w.tolist() for w in initial]
+    print("RESULT" + json.dumps(out))
+""")
+
+
+def test_mirrored_strategy_step_equals_single_device_step():
+    run = subprocess.run([sys.executable, "-c", MIRRORED, str(ROOT)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.split("RESULT")[-1])
+    assert out["replicas"] == 2 and out["same_init"]
+    moved = 0.0
+    for distributed, single, initial in zip(out["distributed"], out["single"], out["initial"]):
+        np.testing.assert_allclose(distributed, single, rtol=1e-4, atol=1e-6)
+        moved = max(moved, np.abs(np.array(single) - np.array(initial)).max())
+    assert moved > 1e-4, "the step changed the weights"
+
+
+def test_short_dcgan_run_on_fashion_mnist():
+    keras.utils.set_random_seed(0)
+    train = datasets.load("fashion_mnist", value_range=(-1, 1), limit=2048, batch_size=64)
+    gan = build_dcgan(filters=32, seed=0)
+    z = gan.latent_vectors(64, seed=1)
+
+    def mean_d_of_fake():
+        return float(tf.reduce_mean(tf.sigmoid(gan.discriminator(gan.generator(z, training=False)))))
+
+    d_fake_before, brightness_before = mean_d_of_fake(), gan.generate(z).mean()
+    history = gan.fit(train, epochs=3, verbose=0)
+    samples = gan.generate(z)
+    d_fake_after = mean_d_of_fake()
+    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert abs(d_fake_after - d_fake_before) > 0.1, (d_fake_before, d_fake_after)
+    assert samples.shape == (64, 28, 28, 1) and 0.0 <= samples.min() and samples.max() <= 1.0
+    # Fashion-MNIST is mostly black background (mean 0.29); the untrained generator is gray.
+    assert brightness_before > 0.45 and samples.mean() < brightness_before - 0.08, (brightness_before, samples.mean())
+    flat = samples.reshape(64, -1)
+    assert flat.std(axis=1).min() > 0.05, "every sample has structure"
+    distances = np.sqrt(((flat[:, None] - flat[None]) ** 2).mean(-1))[np.triu_indices(64, 1)]
+    assert distances.mean() > 0.1 and distances.min() > 0.01, "samples differ from one another"
+
+
+def test_conditional_gan_follows_its_labels(tmp_path):
+    # Three classes no generator can mix up once it reads its label: bright left half,
+    # bright right half, bright top half.
+    keras.utils.set_random_seed(0)
+    left = np.concatenate([np.full((28, 14, 1), 0.5), np.full((28, 14, 1), -0.5)], axis=1)
+    prototypes = np.stack([left, -left, np.transpose(left, (1, 0, 2))])
+    labels = np.arange(600) % 3
+    noise = np.random.default_rng(0).uniform(-0.2, 0.2, (600, 28, 28, 1))
+    images = (prototypes[labels] + noise).astype(np.float32)
+    adam = lambda: keras.optimizers.Adam(1e-3, beta_1=0.5)  # noqa: E731  (faster than 2e-4 for a short test)
+    gan = build_conditional_gan(num_classes=3, latent_dim=16, filters=16, embedding_dim=8, seed=0,
+                                d_optimizer=adam(), g_optimizer=adam())
+    wanted = np.repeat(np.arange(3), 20)
+
+    def accuracy():  # nearest prototype, in [0, 1] units
+        samples = gan.generate(wanted, seed=2).reshape(60, 1, -1)
+        distances = ((samples - (prototypes.reshape(1, 3, -1) + 1) / 2) ** 2).mean(-1)
+        return (distances.argmin(axis=1) == wanted).mean()
+
+    before = accuracy()
+    gan.fit(images, labels, batch_size=50, epochs=12, verbose=0)
+    after = accuracy()
+    assert before < 0.6 and after >= 0.95, f"{before:.2f} -> {after:.2f} of the samples look like their class"
+    assert gan.sample(6).shape == (6, 28, 28, 1)
+    gan.save(tmp_path / "cgan.keras")
+    loaded = keras.models.load_model(tmp_path / "cgan.keras")
+    assert type(loaded) is ConditionalGAN and loaded.num_classes == 3
+    np.testing.assert_array_equal(loaded.generate(wanted, seed=2), gan.generate(wanted, seed=2))
+
+
+def test_save_and_load_restore_the_model_and_its_training_state(tmp_path):
+    x = images_in_range(64, (28, 28, 1))
+    gan = build_dcgan(latent_dim=8, filters=4, seed=0, loss="least_squares", d_steps=2, ema=0.9)
+    gan.fit(x, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    gan.save(tmp_path / "gan.keras")
+    loaded = keras.models.load_model(tmp_path / "gan.keras")
+
+    assert type(loaded) is GAN and (loaded.gan_loss, loaded.d_steps, loaded.ema) == ("least_squares", 2, 0.9)
+    z = gan.latent_vectors(8, seed=5)
+    np.testing.assert_array_equal(loaded.generate(z), gan.generate(z))
+    np.testing.assert_array_equal(loaded.generator(z), gan.generator(z))
+    for original, restored in [(gan.d_optimizer, loaded.d_optimizer), (gan.g_optimizer, loaded.g_optimizer)]:
+        assert int(restored.iterations) == int(original.iterations) > 0
+        assert float(restored.beta_1) == 0.5 and len(restored.variables) == len(original.variables)
+        for a, b in zip(original.variables, restored.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # Training continues exactly where it stopped: optimizer state and noise stream restored.
+    gan.fit(x, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    loaded.fit(x, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert (int(loaded.d_optimizer.iterations), int(loaded.g_optimizer.iterations)) == (16, 8)
+    for a, b in zip(gan.weights + gan.ema_generator.weights, loaded.weights + loaded.ema_generator.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_wgan_gp_trains_with_its_defaults():
+    gan = build_wgan_gp(latent_dim=8, filters=4, seed=0)
+    history = gan.fit(images_in_range(32, (28, 28, 1)), batch_size=16, epochs=1, verbose=0)
+    assert (gan.gan_loss, int(gan.d_optimizer.iterations), int(gan.g_optimizer.iterations)) == ("wasserstein", 10, 2)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in gan.discriminator.layers)
+    # The fresh critic's input gradients are tiny (N(0, 0.02) weights), so its penalty
+    # (||grad|| - 1)^2 is close to 1: d_loss = E[D(fake)] - E[D(real)] + 10 * penalty ~ 10.
+    d_loss, d_real, d_fake = (history.history[k][0] for k in ("d_loss", "d_real", "d_fake"))
+    assert abs(d_real) < 0.1 and abs(d_fake) < 0.1, "raw critic scores, not probabilities"
+    assert 8.0 < d_loss - (d_fake - d_real) < 10.1, d_loss
+
+
+def test_mixed_precision_training_step():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        gan = tiny_gan(loss="non_saturating")
+        assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        logs = gan.fit(images_in_range(32), batch_size=16, epochs=1, verbose=0).history
+        assert all(np.isfinite(v[0]) for v in logs.values()) and 0 < logs["d_real"][0] < 1
+        assert gan.generate(2).dtype == np.float32
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+# ---------------------------------------------------------------------- bad inputs
+
+
+def test_bad_arguments_give_clear_errors():
+    with pytest.raises(ValueError, match="latent_dim must be an integer >= 1, got 0"):
+        build_gan(latent_dim=0)
+    with pytest.raises(ValueError, match=r"loss must be one of \('minimax'.*got 'relativistic'"):
+        tiny_gan(loss="relativistic")
+    with pytest.raises(ValueError, match="d_steps must be an integer >= 1, got 0"):
+        tiny_gan(d_steps=0)
+    with pytest.raises(ValueError, match=r"size \[28, 32, 64\], got input_shape \(30, 30, 1\)"):
+        build_dcgan(input_shape=(30, 30, 1))
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 2, got 1"):
+        build_conditional_gan(num_classes=1)
+    with pytest.raises(ValueError, match="label_smoothing applies to the log losses"):
+        tiny_gan(loss="hinge", label_smoothing=0.1)
+    with pytest.raises(ValueError, match="ema must be None or a decay in"):
+        tiny_gan(ema=1.0)
+    adam = keras.optimizers.Adam()
+    with pytest.raises(ValueError, match="two optimizer instances"):
+        tiny_gan(d_optimizer=adam, g_optimizer=adam)
+
+
+def test_fit_checks_the_first_batch():
+    gan = tiny_gan()
+    x = images_in_range(16)
+    with pytest.raises(ValueError, match=r"value_range \(-1.0, 1.0\), got values in \[0, 255\]"):
+        gan.fit(np.round((x + 1) * 127.5), verbose=0)
+    with pytest.raises(ValueError, match=r"shape \(9, 9, 1\) per example; this GAN expects \(8, 8, 1\)"):
+        gan.fit(images_in_range(4, (9, 9, 1)), verbose=0)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        gan.fit(tf.data.Dataset.from_tensor_slices(np.where(x > 0.9, np.nan, x)).batch(8), verbose=0)
+    with pytest.warns(UserWarning, match=r"lies in \[0, 1\] but value_range is \(-1.0, 1.0\)"):
+        gan.fit((x + 1) / 2, verbose=0, epochs=1)
+    with pytest.raises(ValueError, match="no validation loss"):
+        gan.fit(x, validation_data=x, verbose=0)
+    assert int(gan.g_optimizer.iterations) == 1, "only the warned fit trained"
+
+
+def test_conditional_fit_checks_labels():
+    gan = build_conditional_gan(num_classes=3, latent_dim=4, filters=4, seed=0)
+    assert isinstance(gan, ConditionalGAN)
+    x = images_in_range(8, (28, 28, 1))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\], got 5"):
+        gan.fit(x, np.array([0, 1, 2, 5, 0, 1, 2, 0]), verbose=0)
+    with pytest.raises(ValueError, match="labels are missing"):
+        gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(4), verbose=0)
+    with pytest.raises(ValueError, match="got 3 labels for 8 images"):
+        gan.fit(x, np.array([0, 1, 2]), verbose=0)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\], got -1"):
+        gan.generate([0, -1])
+
+
+# ---------------------------------------------------------------------- latent tools
+
+
+def test_vector_arithmetic_and_generation_along_a_path():
+    groups = [np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 1.0]]), np.array([0.5, -1.0])]
+    np.testing.assert_allclose(vector_arithmetic(*groups), [2.0 - 1.0 + 0.5, 3.0 - 1.0 - 1.0])
+    with pytest.raises(ValueError, match="must share latent_dim, got sizes \\[2, 2, 3\\]"):
+        vector_arithmetic(groups[0], groups[1], np.zeros(3))
+    gan = tiny_gan()
+    a, b = gan.latent_vectors(2, seed=0)
+    frames = gan.generate(interpolate(a, b, steps=5, method="spherical"))
+    assert frames.shape == (5, 8, 8, 1) and 0.0 <= frames.min() and frames.max() <= 1.0
+    np.testing.assert_allclose(frames[0], gan.generate(a[None])[0], atol=1e-6)
