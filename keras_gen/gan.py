@@ -548,6 +548,3 @@ def build_wgan_gp(input_shape=(28, 28, 1), latent_dim=100, filters=64, seed=None
     adam = lambda: keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)  # noqa: E731
     defaults = {"loss": "wasserstein", "d_steps": 5, "gp_weight": 10.0, "d_optimizer": adam(), "g_optimizer": adam()}
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), {**defaults, **compile_args})
-
-
-# --------------------------------------------------------------------------- latent tools
