@@ -18,6 +18,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from keras_gen import __version__
+
 METADATA_FILE = "keras_gen.json"
 
 
@@ -143,8 +145,6 @@ def export_generator(
             ))},
             input_signature=[seed_spec, tf.TensorSpec((), tf.int32, name="num")],
         )
-    from keras_gen import __version__
-
     metadata = {
         "kind": kind,
         "keras_gen_version": __version__,

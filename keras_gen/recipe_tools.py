@@ -13,6 +13,9 @@ import keras
 import numpy as np
 
 from keras_gen import datasets, plotting
+from keras_gen.callbacks import KLWarmUp
+from keras_gen.export import export_generator
+from keras_gen.vae import evaluate_likelihood
 
 
 def _positive_int(text):
@@ -164,17 +167,12 @@ def vae_settings(args):
 
 
 def vae_callbacks(args):
-    from keras_gen.callbacks import KLWarmUp
-
     return [KLWarmUp(epochs=args.warmup_epochs)] if args.warmup_epochs > 0 else []
 
 
 def finish_vae(vae, history, data, args, name):
     """Prints test ELBO and importance-weighted NLL with their protocol, saves the
     model and the training curves, and exports the decoder for serving."""
-    from keras_gen.export import export_generator
-    from keras_gen.vae import evaluate_likelihood
-
     print(f"estimating test likelihood: K={args.iw_samples} importance samples for each of "
           f"{data.test_info.num_examples} test images ...")
     result = evaluate_likelihood(vae, data.test, num_samples=args.iw_samples, seed=args.seed)

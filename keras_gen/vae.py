@@ -23,6 +23,7 @@ from keras import layers, ops
 from keras_gen.autoencoders import _check_input_shape, _check_positive_int
 from keras_gen.layers import Sampling
 from keras_gen.losses import LIKELIHOODS, LOG_VAR_RANGE, bernoulli_nll, gaussian_kl, gaussian_nll
+from keras_gen.metrics import bits_per_dim
 
 VAE_ARCHITECTURES = ("conv", "dense")
 
@@ -339,8 +340,6 @@ def evaluate_likelihood(vae, data, num_samples=100, seed=0, max_decodes=4096):
         A dict: ``negative_elbo``, ``iw_nll`` (nats per image), ``negative_elbo_bits_per_dim``,
         ``iw_nll_bits_per_dim``, ``num_samples``, ``num_images``, ``seed``, ``likelihood``.
     """
-    from keras_gen.metrics import bits_per_dim
-
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}.")
     if not isinstance(data, tf.data.Dataset):
