@@ -13,7 +13,7 @@ from keras_gen.autoencoders import (
     build_encoder_classifier,
     build_latent2d_autoencoder,
 )
-from keras_gen.callbacks import KLWarmUp
+from keras_gen.callbacks import KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
 from keras_gen.datasets import load
 from keras_gen.export import export_generator
 from keras_gen.gan import GAN, ConditionalGAN, build_conditional_gan, build_dcgan, build_gan, build_wgan_gp
@@ -26,7 +26,10 @@ __all__ = [
     "GAN",
     "ImageCorruption",
     "KLWarmUp",
+    "ModeCollapseMonitor",
+    "SampleGrid",
     "Sampling",
+    "StopOnNonFinite",
     "VAE",
     "build_conditional_gan",
     "build_conditional_vae",

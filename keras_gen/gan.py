@@ -1,7 +1,7 @@
 """Generative adversarial networks: the ``GAN`` and ``ConditionalGAN`` models (custom
 ``train_step``), the builders ``build_gan``, ``build_dcgan``, ``build_conditional_gan``
 and ``build_wgan_gp``. Latent interpolation and DCGAN's vector arithmetic are in
-``keras_gen.latent``.
+``keras_gen.latent``; ``ConditionalGAN.interpolate_classes`` morphs one class into another.
 
 A generator maps z ~ N(0, I) to images in the GAN's ``value_range`` ((-1, 1) for the
 builders' tanh outputs); a discriminator (critic) maps images to one raw score per image,
@@ -23,6 +23,7 @@ from keras import layers
 
 from keras_gen.autoencoders import _check_input_shape, _check_positive_int
 from keras_gen.datasets import _check_value_range
+from keras_gen.latent import interpolate
 from keras_gen.losses import LOG_LOSSES, check_gan_loss, discriminator_loss, generator_loss, gradient_penalty
 from keras_gen.vae import check_labels
 
@@ -374,6 +375,40 @@ class ConditionalGAN(GAN):
         labels = check_labels(labels, self.num_classes)
         z = self.latent_vectors(len(labels), seed) if z is None else self._check_z(z, len(labels))
         return self._to_unit(self._sampler()([z, labels], training=False))
+
+    def interpolate_classes(self, start, end, steps=8, z=None, seed=0):
+        """Class interpolation: images generated along the straight line from the label
+        embedding of class ``start`` to that of class ``end``, with z held fixed, so
+        each row morphs one style from one class into the other.
+
+        Needs a generator from ``build_conditional_gan`` (layers
+        ``generator_label_embedding`` and ``z_with_label``).
+
+        Args:
+            start, end: class ids in [0, num_classes).
+            steps: images per row (>= 2), both classes included.
+            z: ``(rows, latent_dim)`` latent vectors, one per row; default: 4 drawn with ``seed``.
+
+        Returns:
+            A float32 array ``(rows, steps, H, W, C)`` in [0, 1].
+        """
+        start, end = (int(k) for k in check_labels([start, end], self.num_classes))
+        z = self.latent_vectors(4, seed) if z is None else self._check_z(z, len(z))
+        # A copy of the generator, cut after its label embedding: a model built on the
+        # original's inner tensors would break the original's serialization.
+        generator = keras.models.clone_model(self._sampler())
+        generator.set_weights(self._sampler().get_weights())
+        try:
+            table = keras.ops.convert_to_numpy(generator.get_layer("generator_label_embedding").embeddings)
+            joined = generator.get_layer("z_with_label").input  # [z, label embedding]
+        except ValueError:
+            raise ValueError("interpolate_classes needs a generator made by build_conditional_gan, with layers "
+                             "'generator_label_embedding' and 'z_with_label'.") from None
+        path = interpolate(table[start], table[end], steps=steps)
+        tail = keras.Model(joined, generator.outputs[0])
+        images = tail([np.repeat(z, steps, axis=0), np.tile(path, (len(z), 1))], training=False)
+        images = self._to_unit(images)
+        return images.reshape(len(z), steps, *images.shape[1:])
 
     def sample(self, num, seed=0):
         """``num`` images in [0, 1], cycling through the classes 0, 1, 2, ..."""

@@ -59,6 +59,19 @@ def plot_image_grid(images, ncols=8, title=None, path=None, cell_inches=1.0):
     return _save(fig, path)
 
 
+def tile_images(images, ncols=8):
+    """Tiles ``(N, H, W, C)`` images in [0, 1] into one ``(rows * H, ncols * W, C)`` array,
+    row by row; empty cells of the last row are black. For TensorBoard and manifolds."""
+    images = _to_numpy_images(images)
+    if not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be an integer >= 1, got {ncols!r}.")
+    n, h, w, c = images.shape
+    rows = -(-n // ncols)
+    padded = np.zeros((rows * ncols, h, w, c), np.float32)
+    padded[:n] = images
+    return padded.reshape(rows, ncols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, ncols * w, c)
+
+
 def plot_image_rows(rows, title=None, path=None, cell_inches=1.1):
     """Draws labelled rows of images: ``rows`` maps a row label to its images.
 
@@ -167,10 +180,8 @@ def plot_manifold(decoder, x_values, y_values, title="Decoded latent grid", path
     """
     x_values, y_values = np.asarray(x_values, np.float32), np.asarray(y_values, np.float32)
     grid = np.array([[x, y] for y in y_values[::-1] for x in x_values], dtype=np.float32)
-    images = _to_numpy_images(decoder.predict(grid, verbose=0))
-    h, w, c = images.shape[1:]
-    tiled = images.reshape(len(y_values), len(x_values), h, w, c).transpose(0, 2, 1, 3, 4)
-    tiled = tiled.reshape(len(y_values) * h, len(x_values) * w, c)
+    tiled = tile_images(decoder.predict(grid, verbose=0), ncols=len(x_values))
+    c = tiled.shape[-1]
     fig = Figure(figsize=(8, 8))
     ax = fig.subplots()
     extent = (x_values[0], x_values[-1], y_values[0], y_values[-1])

@@ -13,8 +13,10 @@ import keras
 import numpy as np
 
 from keras_gen import datasets, plotting
-from keras_gen.callbacks import KLWarmUp
+from keras_gen.callbacks import KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
 from keras_gen.export import export_generator
+from keras_gen.latent import INTERPOLATIONS, interpolate
+from keras_gen.losses import GAN_LOSSES
 from keras_gen.vae import evaluate_likelihood
 
 
@@ -75,7 +77,7 @@ class RecipeData:
         return self.info.image_shape
 
 
-def prepare(args, labels=False, binarize=None):
+def prepare(args, labels=False, binarize=None, value_range=(0.0, 1.0)):
     """Seeds everything, loads train and test splits and creates the output folder.
 
     Args:
@@ -84,6 +86,8 @@ def prepare(args, labels=False, binarize=None):
         binarize: ``datasets.load``'s binarization of the train split; the test split
             is binarized once, with a fixed seed (``"static"``), for ``"static"`` and
             ``"dynamic"`` alike, so every evaluation sees the same test images.
+        value_range: range of the train split's images ((-1, 1) for tanh GANs); the
+            test split and ``x_test`` stay in [0, 1].
     """
     keras.utils.set_random_seed(args.seed)
     # fit warns that its shuffle flag is ignored for a tf.data.Dataset; ours shuffles itself.
@@ -92,7 +96,7 @@ def prepare(args, labels=False, binarize=None):
     test_binarize = "static" if binarize == "dynamic" else binarize
     try:
         train, info = datasets.load(args.dataset, split="train", limit=args.limit, labels=labels,
-                                    binarize=binarize, **common)
+                                    binarize=binarize, value_range=value_range, **common)
         test, test_info = datasets.load(args.dataset, split="test", labels=True, shuffle=False,
                                         binarize=test_binarize, **common)
     except datasets.DatasetError as err:
@@ -201,3 +205,98 @@ def finish_vae(vae, history, data, args, name):
         )
         print(f"exported the decoder (z{', label' if hasattr(vae, 'num_classes') else ''} -> image) to {path}/")
     return result
+
+
+# ----------------------------------------------------------------------------- GANs
+
+
+def add_gan_flags(parser, loss="non_saturating", d_steps=1, sample_every=1):
+    """Adds the flags every GAN recipe takes: loss, d_steps, EMA, sample grids,
+    TensorBoard, backup/resume and export."""
+    parser.add_argument("--loss", choices=GAN_LOSSES, default=loss, help=f"GAN loss (default: {loss})")
+    parser.add_argument("--d-steps", type=_positive_int, default=d_steps,
+                        help=f"discriminator updates per generator update (default: {d_steps})")
+    parser.add_argument("--ema", type=float, default=None,
+                        help="sample from an exponential moving average of the generator's weights with this "
+                             "decay, e.g. 0.999 (default: off)")
+    parser.add_argument("--sample-every", type=_positive_int, default=sample_every,
+                        help=f"write a sample grid from fixed noise every N epochs (default: {sample_every})")
+    parser.add_argument("--tensorboard", type=Path, default=None,
+                        help="write TensorBoard logs (losses, sample images) to this folder")
+    parser.add_argument("--backup-dir", type=Path, default=None,
+                        help="back up weights and optimizer state every epoch; an interrupted run started again "
+                             "with the same command resumes from the last finished epoch")
+    parser.add_argument("--export-name", default=None,
+                        help="export the generator to saved_models/<name>/<next version>/ (default: the recipe's name)")
+    parser.add_argument("--no-export", action="store_true", help="do not export the generator")
+    return parser
+
+
+def gan_compile_args(args):
+    """``GAN.compile`` arguments from the flags (only those given, so builders keep their defaults)."""
+    if args.ema is not None and not 0.0 < args.ema < 1.0:
+        raise SystemExit(f"error: --ema must be a decay in (0, 1) such as 0.999, got {args.ema}")
+    return {"loss": args.loss, "d_steps": args.d_steps, "ema": args.ema}
+
+
+def gan_callbacks(args, gan, data):
+    """Sample grids from fixed noise, NaN/inf stop, mode-collapse warning, and the optional
+    TensorBoard and BackupAndRestore callbacks. Returns ``(callbacks, stop_callback)``."""
+    ncols = getattr(gan, "num_classes", 8)
+    stop = StopOnNonFinite()
+    callbacks = [
+        stop,
+        SampleGrid(data.out, every=args.sample_every, num=ncols * 8, ncols=ncols, seed=args.seed,
+                   log_dir=None if args.tensorboard is None else str(args.tensorboard)),
+        ModeCollapseMonitor(data.x_test, num=min(256, len(data.x_test)), seed=args.seed),
+    ]
+    if args.tensorboard is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(args.tensorboard)))
+    if args.backup_dir is not None:
+        callbacks.append(keras.callbacks.BackupAndRestore(str(args.backup_dir)))
+    return callbacks, stop
+
+
+def interpolation_rows(gan, seed, pairs=3, steps=10):
+    """Rows of images generated between pairs of random latent vectors, linear and
+    spherical, for each pair (a conditional GAN keeps one class per row)."""
+    z = gan.latent_vectors(2 * pairs, seed=seed)
+    rows = {}
+    for i in range(pairs):
+        for method in INTERPOLATIONS:
+            path = interpolate(z[2 * i], z[2 * i + 1], steps=steps, method=method)
+            if hasattr(gan, "num_classes"):
+                label = i % gan.num_classes
+                images, name = gan.generate(np.full(steps, label), z=path), f"class {label}, {method}"
+            else:
+                images, name = gan.generate(path), f"pair {i + 1}, {method}"
+            rows[name] = images
+    return rows
+
+
+def finish_gan(gan, history, stop, data, args, name):
+    """After ``fit``: stops with an error when the losses went NaN/inf; else draws the
+    final samples, the interpolation figure and the training curves, prints sample
+    diversity with its protocol, saves the model and exports the generator."""
+    if stop.message is not None:
+        raise SystemExit(f"error: {stop.message}")
+    ncols = getattr(gan, "num_classes", 8)
+    plotting.plot_image_grid(gan.sample(ncols * 8, seed=args.seed), ncols=ncols, path=data.out / "samples.png",
+                             title=f"{gan.name}: samples after {args.epochs} epochs (seed {args.seed})")
+    plotting.plot_image_rows(interpolation_rows(gan, args.seed), path=data.out / "interpolation.png",
+                             title="Generated along lines in z space: linear and spherical (slerp)")
+    plotting.plot_history(history, title=f"{gan.name} on {data.info.name}", path=data.out / "training_curves.png")
+    if "diversity" in history.history:
+        num = min(256, len(data.x_test))
+        print(f"sample diversity: {history.history['diversity'][-1]:.3f} (mean pairwise L2 distance of {num} samples "
+              f"/ that of {num} {data.test_info.name} test images, seed {args.seed}; about 1 when healthy, near 0 "
+              f"under mode collapse; {args.epochs} epochs on {data.info.num_examples} train images, "
+              f"loss {gan.gan_loss}, d_steps {gan.d_steps}, batch {args.batch_size})")
+    gan.save(data.out / "model.keras")
+    print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
+    if not args.no_export:
+        path = export_generator(gan._sampler(), args.export_name or name, value_range=gan.value_range,
+                                num_classes=getattr(gan, "num_classes", None),
+                                kind=f"{type(gan).__name__} generator", dataset=data.info.name)
+        labelled = ", label" if hasattr(gan, "num_classes") else ""
+        print(f"exported the generator (z{labelled} -> image in [0, 1]) to {path}/")

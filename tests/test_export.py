@@ -7,10 +7,11 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
-from keras_gen import build_conditional_vae, build_vae, export_generator
+from keras_gen import build_conditional_gan, build_conditional_vae, build_vae, export_generator
 
 CONSUMER = r"""
 import sys, json
@@ -91,3 +92,20 @@ def test_conditional_decoder_export_and_saved_model_cli(tmp_path):
     served = tf.saved_model.load(str(path))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"label must lie in \[0, 9\]"):
         served.signatures["serving_default"](z=tf.constant(z), label=tf.constant([0, 1, 10], tf.int32))
+
+
+def test_gan_generator_export_returns_unit_range_images(tmp_path):
+    # Trained in [-1, 1] (tanh); the export serves [0, 1], like GAN.generate.
+    gan = build_conditional_gan(num_classes=3, latent_dim=5, filters=4, seed=0, ema=0.5)
+    gan.fit(np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32), np.arange(16) % 3,
+            batch_size=8, epochs=1, verbose=0)
+    path = export_generator(gan.ema_generator, "cgan", base_dir=tmp_path, value_range=gan.value_range,
+                            num_classes=gan.num_classes, kind="ConditionalGAN generator")
+    z = gan.latent_vectors(4, seed=3)
+    labels = np.array([0, 2, 1, 2], np.int32)
+    report, served = consume(tmp_path, path, z, labels)
+    np.testing.assert_allclose(served, gan.generate(labels, z=z), atol=1e-6)
+    raw = keras.ops.convert_to_numpy(gan.ema_generator([z, labels]))
+    assert raw.min() < 0.0, "the network itself works in [-1, 1]"
+    assert report["same_seed_same_images"] and 0.0 <= report["min"] <= report["max"] <= 1.0
+    assert json.loads((path / "keras_gen.json").read_text())["trained_range"] == [-1.0, 1.0]

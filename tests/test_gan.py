@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import keras
@@ -11,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from keras_gen import datasets
+from keras_gen.callbacks import ModeCollapseMonitor, SampleGrid, StopOnNonFinite, mean_pairwise_distance
 from keras_gen.gan import (
     ConditionalGAN,
     GAN,
@@ -20,6 +22,7 @@ from keras_gen.gan import (
     build_wgan_gp,
 )
 from keras_gen.latent import interpolate, vector_arithmetic
+from keras_gen.plotting import tile_images
 from keras_gen.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -336,3 +339,119 @@ def test_vector_arithmetic_and_generation_along_a_path():
     frames = gan.generate(interpolate(a, b, steps=5, method="spherical"))
     assert frames.shape == (5, 8, 8, 1) and 0.0 <= frames.min() and frames.max() <= 1.0
     np.testing.assert_allclose(frames[0], gan.generate(a[None])[0], atol=1e-6)
+
+
+# ------------------------------------------------------- callbacks, resume, class interpolation
+
+
+def test_sample_grid_draws_fixed_noise_to_png_and_tensorboard(tmp_path):
+    gan = tiny_gan()
+    grid = SampleGrid(tmp_path / "png", every=2, num=6, ncols=3, seed=4, log_dir=str(tmp_path / "tb"))
+    drawn = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: drawn.append(gan.sample(6, seed=4)))
+    gan.fit(images_in_range(32), batch_size=16, epochs=3, verbose=0, callbacks=[grid, record])
+    # Every 2nd epoch and the last one.
+    assert [p.name for p in grid.paths] == ["samples_epoch_002.png", "samples_epoch_003.png"]
+    assert all(p.stat().st_size > 1000 for p in grid.paths)
+    assert not np.array_equal(drawn[1], drawn[2]), "training changed the samples of the fixed noise"
+    events = [event for path in (tmp_path / "tb" / "samples").glob("events.out.tfevents.*")
+              for event in tf.compat.v1.train.summary_iterator(str(path))]
+    images = {event.step: value for event in events for value in event.summary.value if value.tag == "samples"}
+    assert sorted(images) == [2, 3]
+    width, height, png = tf.make_ndarray(images[3].tensor)  # tf.summary.image's encoding
+    assert (int(width), int(height)) == (24, 16), "6 images of 8x8 in 3 columns"
+    decoded = tf.io.decode_png(png).numpy()
+    np.testing.assert_allclose(decoded[:, :, 0] / 255.0, tile_images(drawn[2], ncols=3)[:, :, 0], atol=1 / 255)
+    with pytest.raises(ValueError, match="every must be an integer >= 1"):
+        SampleGrid(tmp_path, every=0)
+
+
+def test_non_finite_losses_stop_training_and_name_the_step(tmp_path, capsys):
+    x = images_in_range(64)
+    x[40] = np.nan  # in the third batch of 16; fit checks only the first batch of a dataset
+    gan = tiny_gan()
+    stop = StopOnNonFinite()
+    history = gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(16), epochs=3, verbose=0, callbacks=[stop])
+    assert "d_loss = nan" in stop.message and "epoch 1, batch 3 (step 3" in stop.message
+    assert stop.message in capsys.readouterr().err
+    assert int(gan.g_optimizer.iterations) == 3 and len(history.history["d_loss"]) == 1, "stopped at once"
+
+
+def test_mode_collapse_monitor_warns_on_identical_samples(fashion_small):
+    real = fashion_small[0]
+    flat = real[:3].reshape(3, -1)
+    by_hand = np.mean([np.linalg.norm(flat[i] - flat[j]) for i in range(3) for j in range(3) if i != j])
+    assert mean_pairwise_distance(real[:3]) == pytest.approx(by_hand, rel=1e-6)
+
+    gan = build_gan(latent_dim=4, hidden_units=(16,), seed=0)
+    pixels = gan.generator.get_layer("generator_pixels")
+    pixels.kernel.assign(np.zeros(pixels.kernel.shape, np.float32))  # every z gives the same image
+    monitor = ModeCollapseMonitor(real, num=64, stop=True)
+    images = np.clip(real[:64] * 2 - 1, -1, 1)
+    with pytest.warns(UserWarning, match=r"possible mode collapse at epoch 1: .* 0.00 times that of real images"):
+        history = gan.fit(images, batch_size=32, epochs=3, verbose=0, callbacks=[monitor])
+    assert len(history.history["diversity"]) == 1 and monitor.history[0][1] < 0.01
+
+    # Real images against other real images: a diversity ratio near 1, no warning.
+    class RealImages:
+        def sample(self, num, seed=0):
+            return real[1000:1000 + num]
+
+    healthy = ModeCollapseMonitor(real, num=256)
+    healthy.set_model(RealImages())
+    healthy.params = {"epochs": 1}
+    logs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        healthy.on_epoch_end(0, logs)
+    assert 0.9 < logs["diversity"] < 1.1
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        ModeCollapseMonitor(images, num=8)
+
+
+def test_interrupted_training_resumes_with_optimizer_state(tmp_path):
+    x = images_in_range(64)
+
+    def fresh():
+        return build_gan(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(16,), seed=0, d_steps=2)
+
+    uninterrupted = fresh()
+    uninterrupted.fit(x, batch_size=16, epochs=4, shuffle=False, verbose=0)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    backup = tmp_path / "backup"
+    first = fresh()
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(x, batch_size=16, epochs=4, shuffle=False, verbose=0,
+                  callbacks=[keras.callbacks.BackupAndRestore(str(backup)), Interrupt()])
+    assert int(first.g_optimizer.iterations) == 8
+    resumed = fresh()  # as after a restart: a new process builds the model again
+    history = resumed.fit(x, batch_size=16, epochs=4, shuffle=False, verbose=0,
+                          callbacks=[keras.callbacks.BackupAndRestore(str(backup))])
+    assert len(history.history["d_loss"]) == 2, "only epochs 3 and 4 ran"
+    assert (int(resumed.d_optimizer.iterations), int(resumed.g_optimizer.iterations)) == (32, 16)
+    for a, b in zip(uninterrupted.d_optimizer.variables + uninterrupted.weights,
+                    resumed.d_optimizer.variables + resumed.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_class_interpolation_moves_between_the_two_classes():
+    gan = build_conditional_gan(num_classes=4, latent_dim=6, filters=4, embedding_dim=3, seed=0)
+    embedding = gan.generator.get_layer("generator_label_embedding")
+    embedding.embeddings.assign(np.random.default_rng(0).normal(0, 3, (4, 3)).astype(np.float32))
+    z = gan.latent_vectors(2, seed=1)
+    rows = gan.interpolate_classes(1, 3, steps=5, z=z)
+    assert rows.shape == (2, 5, 28, 28, 1)
+    np.testing.assert_allclose(rows[:, 0], gan.generate([1, 1], z=z), atol=1e-6)
+    np.testing.assert_allclose(rows[:, -1], gan.generate([3, 3], z=z), atol=1e-6)
+    # Halfway (step 3 of 5) is the generator given the mean of the two embeddings.
+    table = embedding.embeddings.numpy()
+    embedding.embeddings.assign(np.concatenate([(table[1:2] + table[3:4]) / 2, table[1:]]))
+    np.testing.assert_allclose(rows[:, 2], gan.generate([0, 0], z=z), atol=1e-6)
+    assert np.abs(rows[:, 2] - rows[:, 0]).max() > 1e-4, "the rows change along the path"
+    with pytest.raises(ValueError, match=r"must lie in \[0, 3\], got 4"):
+        gan.interpolate_classes(0, 4)

@@ -1,0 +1,44 @@
+"""DCGAN (Radford et al. 2016): strided convolutions in the discriminator, fractional-strided
+(transposed) convolutions in the generator, batch norm in both, ReLU and a tanh output in
+the generator, LeakyReLU in the discriminator, Adam(2e-4, beta_1=0.5).
+
+    python recipes/dcgan.py                                  # bundled MNIST, no network
+    python recipes/dcgan.py --dataset fashion_mnist --epochs 10
+    python recipes/dcgan.py --loss hinge --ema 0.999 --tensorboard logs/dcgan
+
+Images are scaled to [-1, 1] for the tanh generator. During training a grid of samples
+from the same fixed noise is written every --sample-every epochs; training stops with a
+message if a loss turns NaN or inf, and warns when the samples' diversity collapses.
+
+Writes to --out: samples_epoch_NNN.png, samples.png, interpolation.png,
+training_curves.png, model.keras; and exports the generator (z -> image in [0, 1]) to
+saved_models/dcgan/<next version>/.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from keras_gen import build_dcgan
+from keras_gen.recipe_tools import add_gan_flags, finish_gan, gan_callbacks, gan_compile_args, prepare, recipe_parser
+
+
+def main(argv=None):
+    parser = add_gan_flags(recipe_parser(__doc__, "dcgan", epochs=15, latent_dim=100, batch_size=64))
+    parser.add_argument("--filters", type=int, default=64, help="width of D's first layer, doubled per stage (default: 64)")
+    args = parser.parse_args(argv)
+    compile_args = gan_compile_args(args)
+    data = prepare(args, labels=True, value_range=(-1.0, 1.0))
+
+    gan = build_dcgan(data.image_shape, latent_dim=args.latent_dim, filters=args.filters, seed=args.seed,
+                      **compile_args)
+    gan.generator.summary()
+    gan.discriminator.summary()
+    callbacks, stop = gan_callbacks(args, gan, data)
+    history = gan.fit(data.train, epochs=args.epochs, callbacks=callbacks)
+    return finish_gan(gan, history, stop, data, args, "dcgan")
+
+
+if __name__ == "__main__":
+    main()
