@@ -15,12 +15,13 @@ setup(
     long_description=Path("README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["keras_gen", "keras_gen.*"]),
-    package_data={"keras_gen": ["data/mnist/*.gz", "data/mnist/README.md"]},
+    package_data={"keras_gen": ["data/mnist/*.gz", "data/mnist/README.md", "data/classifiers/*"]},
     include_package_data=True,
     python_requires=">=3.10,<3.13",
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.8",
+        "tensorboard",  # tf.summary images and keras.callbacks.TensorBoard
         "tensorflow-datasets",
         "importlib_resources",  # tensorflow-datasets needs it to download, but does not declare it
         "matplotlib",
