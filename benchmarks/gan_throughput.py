@@ -1,6 +1,6 @@
 """DCGAN training throughput: ``GAN.fit`` against a plain hand-written ``tf.function`` loop.
 
-    python benchmarks/gan_throughput.py                    # 3 rounds of 30 steps, batch 128
+    python benchmarks/gan_throughput.py                    # 5 rounds of 40 steps, batch 128
     python benchmarks/gan_throughput.py --steps 100 --batch-size 64
 
 Both train the same networks (``build_dcgan``, same seed), with the same non-saturating
@@ -11,10 +11,9 @@ variant calls ``GAN.train_step`` in the same loop, to tell the step's cost from 
 After one warm-up round each (tracing), the variants run ``--rounds`` timed rounds of
 ``--steps`` steps, interleaved, in the same process. Reported: the median images/s
 (wall clock) and the median CPU time per image (all threads; steadier than wall time
-when other processes share the machine).
+when other processes share the machine). Results go to benchmarks/results/gan_throughput.{md,json}.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import fit_runner, header, interleaved_rates, loop_runner  # noqa: E402
+from common import benchmark_parser, fit_runner, header, interleaved_rates, loop_runner, write_results  # noqa: E402,E501
 
 from keras_gen import datasets  # noqa: E402
 from keras_gen.gan import build_dcgan  # noqa: E402
@@ -70,12 +69,13 @@ def train_step_runner(data, steps, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=30, help="steps per timed round (and per warm-up)")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per variant, interleaved")
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--steps", type=int, default=40, help="steps per timed round (and per warm-up)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per variant, interleaved")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.rounds = 2, 1
     data = datasets.load("fashion_mnist", value_range=(-1, 1), batch_size=args.batch_size, seed=args.seed,
                          limit=2 * args.steps * args.batch_size, drop_remainder=True).repeat()
     runners = {
@@ -84,15 +84,19 @@ def main(argv=None):
         "GAN.train_step in that loop": train_step_runner(data, args.steps, args.seed),
     }
     results = interleaved_rates(runners, args.rounds, args.steps * args.batch_size)
-    print(header("gan_throughput.py", args.seed, quick=False))
-    print(f"DCGAN (filters 64, latent 100) on Fashion-MNIST, batch {args.batch_size}, "
-          f"median of {args.rounds} interleaved rounds of {args.steps} steps:")
+    head = header("gan_throughput.py", args.seed, args.quick)
+    protocol = (f"DCGAN (filters 64, latent 100) on Fashion-MNIST, batch {args.batch_size}, "
+                f"median of {args.rounds} interleaved rounds of {args.steps} steps after one warm-up round each")
+    lines = [head, "", protocol, "", "| variant | images/s | CPU ms per image | images/s per round |",
+             "| --- | --- | --- | --- |"]
     for name, r in results.items():
-        print(f"{name:30s} {r['images_per_s']:5d} images/s (rounds: {r['rounds_images_per_s']}); "
-              f"CPU {r['cpu_ms_per_image']:.2f} ms per image")
-    rates = {name: r["images_per_s"] for name, r in results.items()}
-    fit, loop = rates["GAN.fit"], rates["hand-written tf.function loop"]
-    print(f"fit / loop: {fit / loop:.2f}")
+        lines.append(f"| {name} | {r['images_per_s']} | {r['cpu_ms_per_image']:.2f} | {r['rounds_images_per_s']} |")
+    fit, loop = results["GAN.fit"]["images_per_s"], results["hand-written tf.function loop"]["images_per_s"]
+    lines += ["", f"fit / loop: {fit / loop:.2f}"]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    write_results(args.out, "gan_throughput", table, {"header": head, "protocol": protocol, "results": results,
+                                                      "fit_over_loop": round(fit / loop, 3)})
 
 
 if __name__ == "__main__":
