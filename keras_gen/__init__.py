@@ -5,7 +5,7 @@ Builders return Functional models; training runs through plain ``model.fit``.
 
 __version__ = "0.1.0"
 
-from keras_gen import callbacks, datasets, export, gan, latent, losses, metrics, plotting
+from keras_gen import callbacks, classifiers, datasets, export, gan, latent, losses, metrics, pixelcnn, plotting
 from keras_gen.autoencoders import (
     build_conv_autoencoder,
     build_dense_autoencoder,
@@ -14,20 +14,27 @@ from keras_gen.autoencoders import (
     build_latent2d_autoencoder,
 )
 from keras_gen.callbacks import KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
+from keras_gen.classifiers import build_domain_classifier, domain_classifier
 from keras_gen.datasets import load
-from keras_gen.export import export_generator
+from keras_gen.export import export_generator, export_pixelcnn
 from keras_gen.gan import GAN, ConditionalGAN, build_conditional_gan, build_dcgan, build_gan, build_wgan_gp
-from keras_gen.layers import ImageCorruption, Sampling, corrupt
+from keras_gen.layers import ClassConditioning, ImageCorruption, MaskedConv2D, Sampling, corrupt
+from keras_gen.metrics import SampleQuality, evaluate_samples
+from keras_gen.pixelcnn import PixelCNN, build_pixelcnn, exact_nll
 from keras_gen.vae import VAE, ConditionalVAE, build_conditional_vae, build_vae, evaluate_likelihood
 
 __all__ = [
     "ConditionalGAN",
+    "ClassConditioning",
     "ConditionalVAE",
     "GAN",
     "ImageCorruption",
     "KLWarmUp",
+    "MaskedConv2D",
     "ModeCollapseMonitor",
+    "PixelCNN",
     "SampleGrid",
+    "SampleQuality",
     "Sampling",
     "StopOnNonFinite",
     "VAE",
@@ -35,23 +42,31 @@ __all__ = [
     "build_conditional_vae",
     "build_conv_autoencoder",
     "build_dcgan",
+    "build_domain_classifier",
     "build_dense_autoencoder",
     "build_denoising_autoencoder",
     "build_encoder_classifier",
     "build_gan",
     "build_latent2d_autoencoder",
+    "build_pixelcnn",
     "build_vae",
     "build_wgan_gp",
     "callbacks",
+    "classifiers",
     "corrupt",
     "datasets",
+    "domain_classifier",
     "evaluate_likelihood",
+    "evaluate_samples",
+    "exact_nll",
     "export",
     "export_generator",
+    "export_pixelcnn",
     "gan",
     "latent",
     "load",
     "losses",
     "metrics",
+    "pixelcnn",
     "plotting",
 ]

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from keras_gen import __version__
+from keras_gen.pixelcnn import PixelCNN
 
 METADATA_FILE = "keras_gen.json"
 
@@ -159,5 +160,64 @@ def export_generator(
             "serving_default": ["z", "label"] if conditional else ["z"],
             "sample": ["seed", "label"] if conditional else ["seed", "num"],
         },
+    }
+    return _write(archive, path, metadata)
+
+
+def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrite=False, dataset=None):
+    """Exports a PixelCNN's compiled sampler and exact likelihood as a SavedModel.
+
+    Signatures:
+        ``sample`` (also ``serving_default``): ``seed`` int64 scalar and ``num`` int32
+        scalar [or ``label`` (N,) int32 for a conditional model] -> ``{"image": float32
+        (N, H, W, C) in [0, 1]}``. The same stateless draws as ``model.sample`` /
+        ``model.generate``: the same seed gives the same images, here and in Keras.
+        ``nll``: ``image`` (N, H, W, C) float32 on the level grid [and ``label``] ->
+        ``{"nll": (N,) nats per image, "bits_per_dim": (N,)}``, exact.
+        Labels outside ``[0, num_classes)`` and images off the level grid are refused.
+
+    Args:
+        model: a ``keras_gen.pixelcnn.PixelCNN``.
+        name, base_dir, version, overwrite, dataset: see ``export_generator``.
+
+    Returns:
+        The version folder's ``Path``.
+    """
+    if not isinstance(model, PixelCNN):
+        raise TypeError(f"model must be a keras_gen PixelCNN, got {type(model).__name__}.")
+    path = _version_dir(name, base_dir, version, overwrite)
+    shape = model.image_shape
+    seed_spec = tf.TensorSpec((), tf.int64, name="seed")
+    label_spec = tf.TensorSpec((None,), tf.int32, name="label")
+    image_spec = tf.TensorSpec((None,) + tuple(shape), tf.float32, name="image")
+
+    def scored(image, label=None):
+        nll = model.image_nll(image, label, training=False)
+        return {"nll": nll, "bits_per_dim": nll * model.bits_per_nat}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model.network)
+    if model.conditional:
+        sample = tf.function(lambda seed, label: {"image": model.sample_graph(seed, labels=label)},
+                             input_signature=[seed_spec, label_spec])
+        archive.add_endpoint("nll", lambda image, label: scored(image, label), input_signature=[image_spec, label_spec])
+    else:
+        sample = tf.function(lambda seed, num: {"image": model.sample_graph(seed, num=num)},
+                             input_signature=[seed_spec, tf.TensorSpec((), tf.int32, name="num")])
+        archive.add_endpoint("nll", scored, input_signature=[image_spec])
+    archive.add_endpoint("sample", sample)
+    archive.add_endpoint("serving_default", sample)
+    inputs = ["seed", "label"] if model.conditional else ["seed", "num"]
+    metadata = {
+        "kind": "PixelCNN",
+        "keras_gen_version": __version__,
+        "levels": model.levels,
+        "conditional": model.conditional,
+        "num_classes": model.num_classes,
+        "image_shape": list(shape),
+        "output_range": [0.0, 1.0],
+        "dataset": dataset,
+        "signatures": {"sample": inputs, "serving_default": inputs,
+                       "nll": ["image", "label"] if model.conditional else ["image"]},
     }
     return _write(archive, path, metadata)

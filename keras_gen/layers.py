@@ -3,9 +3,12 @@
 ``ImageCorruption`` corrupts images while training, for denoising autoencoders; the
 function ``corrupt`` does the same thing outside a model (to make noisy test inputs).
 ``Sampling`` draws z = mu + sigma * eps for variational autoencoders.
+``MaskedConv2D`` (causal convolutions, masks A and B) and ``ClassConditioning`` build
+PixelCNNs.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_gen.losses import LOG_VAR_RANGE
@@ -119,3 +122,129 @@ class Sampling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+
+
+# ------------------------------------------------------------------ PixelCNN layers
+
+MASK_TYPES = ("A", "B")
+
+
+def causal_mask(kernel_size, in_channels, out_channels, mask_type, color_channels=1):
+    """The 0/1 kernel mask of a PixelCNN convolution, shaped ``(kh, kw, in, out)``.
+
+    Pixels are ordered row by row, left to right, and within a pixel channel by channel
+    (R before G before B). A kernel sees every position above the centre row and left
+    of the centre in its row; at the centre, feature maps are split into
+    ``color_channels`` contiguous groups (feature k of n belongs to group
+    ``k * color_channels // n``) and an output of group g sees input groups < g (mask
+    ``"A"``, the first layer: a pixel never sees itself) or <= g (mask ``"B"``, later
+    layers, whose inputs already exclude the pixel). With one colour channel the centre
+    is simply off (A) or on (B).
+    """
+    kh, kw = kernel_size
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"kernel_size must be odd in both dimensions (a centre pixel), got {kernel_size!r}.")
+    if mask_type not in MASK_TYPES:
+        raise ValueError(f"mask_type must be one of {MASK_TYPES}, got {mask_type!r}.")
+    for name, n in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if n < color_channels:
+            raise ValueError(f"{name}={n} is fewer than color_channels={color_channels}: every colour needs a group.")
+    mask = np.zeros((kh, kw, in_channels, out_channels), np.float32)
+    mask[: kh // 2] = 1.0  # rows above the centre
+    mask[kh // 2, : kw // 2] = 1.0  # left of the centre in its row
+    group_in = np.arange(in_channels) * color_channels // in_channels
+    group_out = np.arange(out_channels) * color_channels // out_channels
+    allowed = group_in[:, None] < group_out[None, :] if mask_type == "A" else group_in[:, None] <= group_out[None, :]
+    mask[kh // 2, kw // 2] = allowed.astype(np.float32)
+    return mask
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class MaskedConv2D(keras.layers.Conv2D):
+    """A causal ("masked") 2-D convolution, the building block of PixelCNN.
+
+    The kernel is multiplied by ``causal_mask(...)`` in every call, so the output at a
+    pixel depends only on pixels before it in raster order (and, with mask ``"B"``, on
+    the pixel's own features from the layer below). Stride 1 and ``"same"`` padding,
+    so feature maps keep the image's size.
+
+    Args:
+        filters: number of output feature maps.
+        kernel_size: an odd int or an ``(odd, odd)`` pair.
+        mask_type: ``"A"`` for the first layer (on the image), ``"B"`` after it.
+        color_channels: the image's channels C, ordered inside a pixel (see
+            ``causal_mask``); 1 for grey images.
+        **kwargs: other ``keras.layers.Conv2D`` arguments (activation, initializers,
+            ...); ``strides``, ``padding`` and ``dilation_rate`` are fixed.
+
+    Example:
+        >>> x = MaskedConv2D(64, 7, mask_type="A")(images)
+        >>> x = MaskedConv2D(64, 3, mask_type="B", activation="relu")(x)
+    """
+
+    def __init__(self, filters, kernel_size, mask_type="B", color_channels=1, **kwargs):
+        for fixed, allowed in (("strides", (1, (1, 1))), ("padding", ("same",)), ("dilation_rate", (1, (1, 1)))):
+            if fixed in kwargs and kwargs.pop(fixed) not in allowed:
+                raise ValueError(f"MaskedConv2D fixes {fixed} to {allowed[0]!r}.")
+        if mask_type not in MASK_TYPES:
+            raise ValueError(f"mask_type must be one of {MASK_TYPES}, got {mask_type!r}.")
+        if not isinstance(color_channels, int) or color_channels < 1:
+            raise ValueError(f"color_channels must be an integer >= 1, got {color_channels!r}.")
+        super().__init__(filters, kernel_size, padding="same", **kwargs)
+        if self.data_format != "channels_last":
+            raise ValueError("MaskedConv2D supports data_format='channels_last' only.")
+        causal_mask(self.kernel_size, color_channels, max(filters, color_channels), mask_type, color_channels)
+        self.mask_type = mask_type
+        self.color_channels = color_channels
+        self.kernel_mask = None  # a numpy constant, set in build
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.kernel_mask = causal_mask(
+            self.kernel_size, int(input_shape[-1]), self.filters, self.mask_type, self.color_channels
+        )
+
+    def convolution_op(self, inputs, kernel):
+        return super().convolution_op(inputs, kernel * ops.convert_to_tensor(self.kernel_mask, dtype=kernel.dtype))
+
+    def get_config(self):
+        config = super().get_config()
+        for fixed in ("strides", "padding", "dilation_rate"):
+            config.pop(fixed, None)
+        return {**config, "mask_type": self.mask_type, "color_channels": self.color_channels}
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class ClassConditioning(keras.layers.Layer):
+    """Adds a learned per-class vector to every position of a feature map: the class
+    conditioning h -> V h of Gated PixelCNN (van den Oord et al. 2016b), with h one-hot.
+
+    Called as ``layer([features, labels])`` with features ``(N, H, W, F)`` and integer
+    labels ``(N,)`` in ``[0, num_classes)``; returns features + embedding[labels].
+
+    Args:
+        num_classes: number of classes (>= 2).
+    """
+
+    def __init__(self, num_classes, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+        self.num_classes = num_classes
+
+    def build(self, input_shape):
+        features_shape, _ = input_shape
+        self.embedding = self.add_weight(
+            shape=(self.num_classes, int(features_shape[-1])), initializer="zeros", name="embedding"
+        )
+
+    def call(self, inputs):
+        features, labels = inputs
+        vectors = ops.take(self.embedding, ops.cast(labels, "int32"), axis=0)
+        return features + ops.cast(vectors, features.dtype)[:, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}

@@ -1,12 +1,38 @@
-"""Evaluation numbers of keras_gen.
+"""Evaluation numbers of keras_gen: sample quality and likelihoods.
+
+Sample quality is measured in the feature space of a small **domain classifier**
+(``keras_gen.classifiers``), a CNN trained on the dataset's own train split: ImageNet's
+InceptionV3 is a poor fit for 28x28 grayscale and its weights cannot be downloaded
+everywhere. Weights for ``fashion_mnist`` and the bundled ``mnist`` ship with keras_gen;
+other datasets get a classifier trained on first use. Numbers from this extractor are
+comparable with each other (same extractor, same sample counts), **not** with FID/IS
+values that papers report with InceptionV3.
+
+Every metric takes images in [0, 1] (float) or [0, 255] (uint8), as numpy arrays, batched
+``tf.data`` datasets (of images or ``(images, labels)``) or a keras_gen generative model
+(anything with ``.sample(num, seed)`` returning [0, 1] images: ``GAN``, ``ConditionalGAN``,
+``VAE``), and returns a dict holding the score(s) and a ``"protocol"``: extractor, its
+test accuracy, sample counts, splits and seed.
 
 Likelihoods are reported in nats per image and in bits per dimension:
 bits/dim = nats / (number of dimensions * ln 2).
+
+Example:
+    >>> real = datasets.load_arrays("fashion_mnist", split="test", labels=False)[0]
+    >>> evaluate_samples(real, gan, dataset="fashion_mnist", num_samples=5000, seed=0)
+    {'fid': ..., 'kid': ..., 'kid_std': ..., 'classifier_score': ..., ..., 'protocol': {...}}
 """
 
 import math
 
+import keras
 import numpy as np
+import tensorflow as tf
+
+from keras_gen import datasets
+from keras_gen.autoencoders import _check_positive_int
+from keras_gen.callbacks import _check_every, _check_sampler, _due
+from keras_gen.classifiers import _inception_score, _unit_images, extractor_for
 
 
 def bits_per_dim(nats, image_shape):
@@ -20,3 +46,523 @@ def bits_per_dim(nats, image_shape):
     if dims < 1:
         raise ValueError(f"image_shape must have at least one dimension, got {image_shape!r}.")
     return np.asarray(nats, dtype=np.float64) / (dims * math.log(2.0))
+
+
+# ------------------------------------------------------------------------------ inputs
+
+
+def _describe(source):
+    if isinstance(source, str):
+        return f"split {source!r}"
+    if hasattr(source, "sample"):
+        return f"{type(source).__name__} '{getattr(source, 'name', '')}'.sample"
+    return "tf.data.Dataset" if isinstance(source, tf.data.Dataset) else f"{type(source).__name__} of images"
+
+
+def _collect(source, num, seed, what, dataset=None, offset=0):
+    """Images of ``source`` as validated float32 [0, 1] arrays, and labels (or None).
+
+    ``source``: an image array; an ``(images, labels)`` tuple; a finite batched
+    ``tf.data.Dataset`` of images or ``(images, labels)``; a split name (``"train"``,
+    ``"test"``) of ``dataset``; or a model with ``.sample(num, seed)`` (``num`` needed),
+    asked for ``num`` images with ``seed``. Of a larger set, a random subset of ``num``
+    images is kept, drawn with ``seed + offset``; fewer than ``num`` images is an error.
+    """
+    if num is not None:
+        _check_positive_int("num_samples", num)
+    labels = None
+    if isinstance(source, tf.data.Dataset):
+        data = datasets.to_numpy(source)
+        images, labels = data if isinstance(data, tuple) else (data, None)
+    elif callable(getattr(source, "sample", None)):
+        if num is None:
+            raise ValueError(f"{what} is a model: pass num_samples=, the number of images to draw from it.")
+        images = source.sample(num, seed=seed)
+    elif isinstance(source, str):
+        if not isinstance(dataset, str):
+            raise ValueError(f"{what}={source!r} names a split, which needs dataset= as a dataset name.")
+        images, labels, _ = datasets.load_arrays(dataset, split=source)
+    elif isinstance(source, tuple) and len(source) == 2:
+        images, labels = source
+    elif hasattr(source, "shape"):
+        images = source
+    else:
+        raise TypeError(f"{what} must be an image array, an (images, labels) tuple, a tf.data.Dataset, a split name "
+                        f"or a model with .sample(num, seed); got {type(source).__name__}.")
+    images = _unit_images(images, what)
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(f"{what} has {len(labels)} labels for {len(images)} images.")
+    if num is not None and len(images) < num:
+        raise ValueError(f"too few samples: {what} holds {len(images)} images but num_samples={num}.")
+    if num is not None and len(images) > num:
+        keep = np.sort(np.random.default_rng(seed + offset).choice(len(images), num, replace=False))
+        images, labels = images[keep], (None if labels is None else labels[keep])
+    return images, labels
+
+
+def _featurize(source, extractor, num, seed, what, dataset=None, offset=0):
+    """``(features, logits, description)`` of ``source``'s images."""
+    images, _ = _collect(source, num, seed, what, dataset, offset)
+    features, logits = extractor(images, what)
+    return features, logits, {"source": _describe(source), "num": len(images)}
+
+
+def _pair(real, generated, dataset, num_samples, seed):
+    """Features of both sets and the protocol. A model as ``generated`` is asked for
+    ``num_samples`` images, by default as many as ``real`` has."""
+    extractor = extractor_for(dataset)
+    name = dataset if isinstance(dataset, str) else None
+    real_f, real_l, real_d = _featurize(real, extractor, num_samples, seed, "real", name)
+    draws = num_samples or (real_d["num"] if callable(getattr(generated, "sample", None)) else None)
+    gen_f, gen_l, gen_d = _featurize(generated, extractor, draws, seed, "generated", name, offset=1)
+    protocol = {**extractor.protocol(), "dataset": name, "num_real": real_d["num"], "num_generated": gen_d["num"],
+                "real": real_d["source"], "generated": gen_d["source"], "seed": seed}
+    return (real_f, real_l), (gen_f, gen_l), protocol
+
+
+def _check_settings(k=1, num_subsets=1, subset_size=None, num_splits=1, min_share=0.5):
+    """Checks the estimators' settings before any image is read."""
+    for name, value in (("k", k), ("num_subsets", num_subsets), ("num_splits", num_splits)):
+        _check_positive_int(name, value)
+    if subset_size is not None:
+        _check_positive_int("subset_size", subset_size)
+    if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0.0 < min_share <= 1.0:
+        raise ValueError(f"min_share must be a number in (0, 1], got {min_share!r}.")
+
+
+def _check_count(what, count, needed, estimate):
+    if count < needed:
+        raise ValueError(f"too few samples for {estimate}: {what} has {count}, at least {needed} are needed.")
+
+
+# ----------------------------------------------------------------- scores on features
+
+
+def _sqrt_psd(matrix):
+    """Square root of a symmetric positive semi-definite matrix (eigenvalues clipped at 0)."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2):
+    """Squared Frechet (2-Wasserstein) distance between N(mu1, sigma1) and N(mu2, sigma2):
+    ``|mu1 - mu2|^2 + tr(sigma1) + tr(sigma2) - 2 tr((sigma1 sigma2)^(1/2))``.
+
+    ``tr((sigma1 sigma2)^(1/2))`` is computed as ``tr((s1^(1/2) sigma2 s1^(1/2))^(1/2))``
+    from eigendecompositions of symmetric matrices, so the result is real; round-off
+    below zero is clipped to 0.
+
+    Args:
+        mu1, mu2: mean vectors ``(d,)``.
+        sigma1, sigma2: covariance matrices ``(d, d)``, symmetric positive semi-definite.
+
+    Returns:
+        A float >= 0.
+    """
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    if mu1.ndim != 1 or mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
+        raise ValueError(f"expected means (d,) and covariances (d, d) of one d, got {mu1.shape}, {sigma1.shape}, "
+                         f"{mu2.shape}, {sigma2.shape}.")
+    for name, value in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
+        if not np.isfinite(value).all():
+            raise ValueError(f"{name} holds NaN or inf values.")
+    root1 = _sqrt_psd(sigma1)
+    cross = root1 @ sigma2 @ root1
+    trace_sqrt = float(np.sqrt(np.clip(np.linalg.eigvalsh((cross + cross.T) / 2.0), 0.0, None)).sum())
+    distance = float(np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt)
+    return max(distance, 0.0)
+
+
+def _fid(real, generated):
+    _check_count("real", len(real), 2, "FID (a covariance)")
+    _check_count("generated", len(generated), 2, "FID (a covariance)")
+    return frechet_distance(real.mean(0), np.cov(real, rowvar=False), generated.mean(0),
+                            np.cov(generated, rowvar=False))
+
+
+def _kid(real, generated, num_subsets, subset_size, seed):
+    """Unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3 over seeded subsets:
+    (mean, std, subset size, subsets drawn)."""
+    size = min(1000, len(real), len(generated)) if subset_size is None else subset_size
+    _check_count("a KID subset", size, 2, "KID (the unbiased MMD needs 2 samples per subset)")
+    _check_count("real", len(real), size, f"KID with subset_size={size}")
+    _check_count("generated", len(generated), size, f"KID with subset_size={size}")
+    if size == len(real) == len(generated):
+        num_subsets = 1  # every subset would be the whole of both sets
+    rng, dims, values = np.random.default_rng(seed), real.shape[1], []
+    for _ in range(num_subsets):
+        x = real[rng.choice(len(real), size, replace=False)]
+        y = generated[rng.choice(len(generated), size, replace=False)]
+        k_xx, k_yy, k_xy = ((a @ b.T / dims + 1.0) ** 3 for a, b in ((x, x), (y, y), (x, y)))
+        within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (size * (size - 1))
+        values.append(within - 2.0 * k_xy.mean())
+    return float(np.mean(values)), float(np.std(values)), size, num_subsets
+
+
+def _classifier_score(logits, num_splits, seed):
+    _check_count("images", len(logits), 2 * num_splits, f"a classifier score over {num_splits} splits (2 per split)")
+    return _inception_score(logits, num_splits, seed)
+
+
+def _coverage(real_logits, generated_logits, min_share):
+    """Class histograms of the classifier's predictions, covered classes and both KLs."""
+    classes = real_logits.shape[1]
+    real_counts = np.bincount(real_logits.argmax(1), minlength=classes)
+    generated_counts = np.bincount(generated_logits.argmax(1), minlength=classes)
+    real_share, generated_share = real_counts / real_counts.sum(), generated_counts / generated_counts.sum()
+    present = real_share > 0
+    covered = present & (generated_share >= min_share * real_share)
+    p = (real_counts + 1.0) / (real_counts.sum() + classes)  # one pseudo-count per class: finite KLs
+    q = (generated_counts + 1.0) / (generated_counts.sum() + classes)
+    return {"classes_covered": int(covered.sum()), "num_classes": int(present.sum()),
+            "missing_classes": [int(c) for c in np.flatnonzero(present & ~covered)],
+            "kl_real_generated": float(np.sum(p * np.log(p / q))),
+            "kl_generated_real": float(np.sum(q * np.log(q / p))),
+            "real_histogram": [round(float(s), 4) for s in real_share],
+            "generated_histogram": [round(float(s), 4) for s in generated_share]}
+
+
+def _squared_distances(a, b):
+    return np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+
+
+def _knn_radii(points, k, batch=1000):
+    """Squared distance of each point to its k-th nearest other point."""
+    return np.concatenate([np.partition(_squared_distances(points[i:i + batch], points), k, axis=1)[:, k]
+                           for i in range(0, len(points), batch)])
+
+
+def _inside_manifold(queries, points, radii, batch=1000):
+    """Share of queries within the k-NN ball of at least one point."""
+    inside = [np.any(_squared_distances(queries[i:i + batch], points) <= radii[None, :], axis=1)
+              for i in range(0, len(queries), batch)]
+    return float(np.mean(np.concatenate(inside)))
+
+
+def _precision_recall(real, generated, k):
+    _check_count("real", len(real), k + 1, f"k-NN manifolds with k={k}")
+    _check_count("generated", len(generated), k + 1, f"k-NN manifolds with k={k}")
+    precision = _inside_manifold(generated, real, _knn_radii(real, k))
+    recall = _inside_manifold(real, generated, _knn_radii(generated, k))
+    return precision, recall
+
+
+# --------------------------------------------------------------------- public metrics
+
+
+def fid(real, generated, dataset="mnist", num_samples=None, seed=0):
+    """Frechet distance between Gaussians fitted to the domain classifier's features of
+    real and generated images (Heusel et al. 2017, with the domain extractor).
+
+    FID is biased upwards for small sample counts: compare values only at equal
+    ``num_samples`` (the protocol records them).
+
+    Args:
+        real, generated: images in [0, 1] (or uint8): arrays, ``(images, labels)``,
+            batched ``tf.data`` datasets, a split name of ``dataset``, or a model with
+            ``.sample(num, seed)`` (then ``num_samples`` is needed).
+        dataset: name of the dataset whose domain classifier extracts features, or a
+            ``FeatureExtractor``.
+        num_samples: images per set (>= 2): a random subset of a larger set, drawn with
+            ``seed`` (real) and ``seed + 1`` (generated); the number of draws from a
+            model. Default: every image, and as many draws as ``real`` has images.
+        seed: seed of the subsets and of the model's draws (``model.sample(n, seed)``).
+
+    Returns:
+        ``{"fid": float, "protocol": dict}``.
+
+    Example:
+        >>> fid("train", "test", dataset="fashion_mnist", num_samples=5000)["fid"]
+    """
+    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed)
+    return {"fid": _fid(real[0], generated[0]), "protocol": protocol}
+
+
+def kid(real, generated, dataset="mnist", num_samples=None, num_subsets=100, subset_size=None, seed=0):
+    """Kernel Inception Distance (Binkowski et al. 2018) on domain-classifier features:
+    the unbiased estimate of MMD^2 with the kernel k(x, y) = (x.y / d + 1)^3, averaged over
+    ``num_subsets`` seeded random subsets. Unbiased, so it can be slightly negative and
+    stays comparable across sample counts; usable with a few hundred images.
+
+    Args:
+        real, generated, dataset, num_samples, seed: see ``fid``.
+        num_subsets: subsets drawn (>= 1).
+        subset_size: images per subset from each set; default ``min(1000, n_real,
+            n_generated)``. When it equals both set sizes, one "subset" (the whole of
+            both sets) is scored and ``kid_std`` is 0.
+
+    Returns:
+        ``{"kid": mean, "kid_std": std over subsets, "protocol": dict}``.
+    """
+    _check_settings(num_subsets=num_subsets, subset_size=subset_size)
+    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed)
+    mean, std, size, subsets = _kid(real[0], generated[0], num_subsets, subset_size, seed)
+    return {"kid": mean, "kid_std": std,
+            "protocol": {**protocol, "kid_subsets": subsets, "kid_subset_size": size}}
+
+
+def classifier_score(images, dataset="mnist", num_samples=None, num_splits=10, seed=0):
+    """The Inception Score formula (Salimans et al. 2016) on the domain classifier:
+    exp(E_x KL(p(y|x) || p(y))), computed on ``num_splits`` disjoint seeded splits.
+    Between 1 (one class, or no confident prediction) and the number of classes.
+
+    Args:
+        images: see ``fid``'s ``generated``.
+        dataset, num_samples, seed: see ``fid``.
+        num_splits: splits (>= 1, each of >= 2 images); the usual 10 by default.
+
+    Returns:
+        ``{"classifier_score": mean, "classifier_score_std": std over splits, "protocol": dict}``.
+    """
+    _check_settings(num_splits=num_splits)
+    extractor = extractor_for(dataset)
+    _, logits, described = _featurize(images, extractor, num_samples, seed, "images",
+                                       dataset if isinstance(dataset, str) else None)
+    mean, std = _classifier_score(logits, num_splits, seed)
+    protocol = {**extractor.protocol(), "images": described["source"], "num_images": described["num"],
+                "num_splits": num_splits, "seed": seed}
+    return {"classifier_score": mean, "classifier_score_std": std, "protocol": protocol}
+
+
+def mode_coverage(real, generated, dataset="mnist", num_samples=None, min_share=0.5, seed=0):
+    """Which classes a generator produces, as judged by the domain classifier.
+
+    Both sets are labelled by the classifier's predictions (so its errors affect both
+    alike). A class present among the real predictions is covered when its share of
+    the generated images is at least ``min_share`` times its share of the real ones
+    (by default: at least half as often as in the real data). The classifier's
+    confusions count too: Fashion-MNIST test shirts alone, for instance, are 11% T-shirt
+    and 7% pullover or coat to the shipped classifier, so they "cover" up to 4 classes;
+    the KLs say how far the histograms are apart. They compare the class histograms in
+    both directions, each smoothed with one pseudo-count per class so that they stay finite.
+
+    Args:
+        real, generated, dataset, num_samples, seed: see ``fid``.
+        min_share: fraction of a class's real share that counts as covered, in (0, 1].
+
+    Returns:
+        ``{"classes_covered", "num_classes", "missing_classes", "kl_real_generated",
+        "kl_generated_real", "real_histogram", "generated_histogram", "protocol"}``.
+    """
+    _check_settings(min_share=min_share)
+    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed)
+    return {**_coverage(real[1], generated[1], min_share), "protocol": {**protocol, "min_share": min_share}}
+
+
+def precision_recall(real, generated, dataset="mnist", num_samples=None, k=3, seed=0):
+    """Improved precision and recall (Kynkaanniemi et al. 2019) on domain features.
+
+    Each set's manifold is the union of balls around its points reaching their k-th
+    nearest neighbour. Precision: share of generated images inside the real manifold
+    (fidelity). Recall: share of real images inside the generated manifold (diversity).
+
+    Args:
+        real, generated, dataset, num_samples, seed: see ``fid``.
+        k: neighbour defining the radii (>= 1; each set needs more than k images).
+
+    Returns:
+        ``{"precision": float, "recall": float, "protocol": dict}``.
+    """
+    _check_settings(k=k)
+    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed)
+    precision, recall = _precision_recall(real[0], generated[0], k)
+    return {"precision": precision, "recall": recall, "protocol": {**protocol, "k": k}}
+
+
+def conditional_accuracy(generator, dataset="mnist", num_samples=1000, seed=0):
+    """Share of a conditional generator's images the domain classifier assigns to the
+    requested class.
+
+    Args:
+        generator: a conditional model with ``.generate(labels, seed=...)`` and
+            ``num_classes`` (``ConditionalGAN``, ``ConditionalVAE``), asked for
+            ``num_samples`` images cycling through the classes 0, 1, 2, ...; or an
+            ``(images, requested_labels)`` tuple.
+        dataset: see ``fid``.
+        num_samples: images to generate (>= 1; ignored for a tuple).
+        seed: seed of the generator's noise.
+
+    Returns:
+        ``{"conditional_accuracy": float, "per_class_accuracy": list, "protocol": dict}``.
+    """
+    extractor = extractor_for(dataset)
+    if isinstance(generator, tuple) and len(generator) == 2:
+        images, labels = generator
+        source = "(images, labels)"
+    elif hasattr(generator, "generate") and hasattr(generator, "num_classes"):
+        _check_positive_int("num_samples", num_samples)
+        labels = np.arange(num_samples) % generator.num_classes
+        images, source = generator.generate(labels, seed=seed), f"{type(generator).__name__}.generate"
+    else:
+        raise TypeError("generator must be a conditional model with .generate(labels, seed) and num_classes, or an "
+                        f"(images, labels) tuple; got {type(generator).__name__}.")
+    labels = np.asarray(labels).reshape(-1)
+    if labels.dtype.kind not in "iu" or len(labels) != len(images) or (labels < 0).any() or (
+            labels >= extractor.num_classes).any():
+        raise ValueError(f"labels must be {len(images)} class ids in [0, {extractor.num_classes - 1}] (one per image).")
+    _, logits = extractor(images, "generated")
+    hits = logits.argmax(1) == labels
+    per_class = [float(hits[labels == c].mean()) if (labels == c).any() else None
+                 for c in range(extractor.num_classes)]
+    protocol = {**extractor.protocol(), "generated": source, "num_generated": len(labels), "seed": seed}
+    return {"conditional_accuracy": float(hits.mean()), "per_class_accuracy": per_class, "protocol": protocol}
+
+
+def evaluate_samples(real, generated, dataset="mnist", num_samples=None, seed=0, k=3, num_subsets=100,
+                     subset_size=None, num_splits=10, min_share=0.5):
+    """Every sample-quality score at once, from one pass of the extractor over each set.
+
+    Args:
+        real, generated, dataset, num_samples, seed: see ``fid``.
+        k: see ``precision_recall``; num_subsets, subset_size: see ``kid``;
+        num_splits: see ``classifier_score``; min_share: see ``mode_coverage``.
+
+    Returns:
+        A dict: ``fid``, ``kid``, ``kid_std``, ``classifier_score``,
+        ``classifier_score_std``, ``real_classifier_score`` (the same formula on the
+        real images, the reachable value), ``precision``, ``recall``, the
+        ``mode_coverage`` keys, ``conditional_accuracy`` when ``generated`` is a
+        conditional model, and ``protocol``.
+
+    Example:
+        >>> scores = evaluate_samples("test", gan, dataset="fashion_mnist", num_samples=2000)
+        >>> print(f"FID {scores['fid']:.2f} ({scores['protocol']['extractor']})")
+    """
+    _check_settings(k, num_subsets, subset_size, num_splits, min_share)
+    (real_f, real_l), (gen_f, gen_l), protocol = _pair(real, generated, dataset, num_samples, seed)
+    kid_mean, kid_std, size, subsets = _kid(real_f, gen_f, num_subsets, subset_size, seed)
+    score, score_std = _classifier_score(gen_l, num_splits, seed)
+    real_score = _classifier_score(real_l, num_splits, seed)[0]
+    precision, recall = _precision_recall(real_f, gen_f, k)
+    scores = {"fid": _fid(real_f, gen_f), "kid": kid_mean, "kid_std": kid_std, "classifier_score": score,
+              "classifier_score_std": score_std, "real_classifier_score": real_score,
+              "precision": precision, "recall": recall, **_coverage(real_l, gen_l, min_share)}
+    if hasattr(generated, "generate") and hasattr(generated, "num_classes"):
+        scores["conditional_accuracy"] = conditional_accuracy(generated, dataset, protocol["num_generated"],
+                                                              seed)["conditional_accuracy"]
+    scores["protocol"] = {**protocol, "k": k, "kid_subsets": subsets, "kid_subset_size": size,
+                          "num_splits": num_splits, "min_share": min_share}
+    return scores
+
+
+# ---------------------------------------------------------------------------- callback
+
+CALLBACK_METRICS = {"fid": "min", "kid": "min", "classifier_score": "max", "precision": "max", "recall": "max"}
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class SampleQuality(keras.callbacks.Callback):
+    """Measures a generator's samples every ``every`` epochs (and after the last one),
+    logs the score and keeps the best model (GAN quality often peaks, then degrades).
+
+    At the end of each measured epoch, ``num_samples`` images from
+    ``model.sample(num_samples, seed=seed)`` (the same z every time) are scored against
+    a fixed set of ``num_samples`` real images. The score goes into ``logs[metric]``, so
+    ``History`` and a ``keras.callbacks.TensorBoard`` listed *after* this callback
+    record it (only measured epochs carry it); with ``log_dir`` it is also written as a
+    ``tf.summary`` scalar ``sample_quality/<metric>`` (step: the 0-based epoch, as Keras's
+    own epoch scalars). With ``checkpoint_path`` the model is saved there whenever the
+    score improves (lower FID/KID, higher others).
+
+    Args:
+        real: real images in [0, 1] (or uint8): an array, ``(images, labels)``, a batched
+            ``tf.data`` dataset or a split name of ``dataset``.
+        metric: one of ``CALLBACK_METRICS``: ``"fid"``, ``"kid"``, ``"classifier_score"``,
+            ``"precision"``, ``"recall"``.
+        dataset: name of the dataset whose domain classifier extracts features.
+        every: measure after every ``every``-th epoch (>= 1) and after the last one.
+        num_samples: images per set (a seeded subset of ``real``).
+        seed: seed of the real subset and of the generated draws.
+        checkpoint_path: a ``.keras`` path for the best model, or None.
+        log_dir: a TensorBoard folder for the scalar, or None.
+        verbose: print one line per measurement.
+
+    Attributes:
+        best, best_epoch: best score so far and its (0-based) epoch; ``history``: a list
+        of ``(epoch, score)``.
+
+    Example:
+        >>> quality = SampleQuality("test", metric="fid", dataset="fashion_mnist", every=5,
+        ...                         checkpoint_path="best.keras")
+        >>> gan.fit(train, epochs=50, callbacks=[quality, keras.callbacks.TensorBoard("logs")])
+    """
+
+    def __init__(self, real, metric="fid", dataset="mnist", every=1, num_samples=1000, seed=0,
+                 checkpoint_path=None, log_dir=None, verbose=1):
+        super().__init__()
+        if metric not in CALLBACK_METRICS:
+            raise ValueError(f"metric must be one of {sorted(CALLBACK_METRICS)}, got {metric!r}.")
+        _check_every(every)
+        _check_positive_int("num_samples", num_samples)
+        if checkpoint_path is not None and not str(checkpoint_path).endswith(".keras"):
+            raise ValueError(f"checkpoint_path must end in '.keras' (model.save's format), got {checkpoint_path!r}.")
+        self.real, self.metric, self.dataset, self.every = real, metric, dataset, every
+        self.num_samples, self.seed, self.checkpoint_path = num_samples, seed, checkpoint_path
+        self.log_dir, self.verbose = log_dir, verbose
+        self.sign = 1.0 if CALLBACK_METRICS[metric] == "min" else -1.0
+        self.best, self.best_epoch, self.history = None, None, []
+        self._extractor = self._real = self._writer = None
+
+    def on_train_begin(self, logs=None):
+        _check_sampler(self.model, "SampleQuality")
+        if self._real is None:  # the real features are computed once, also over several fits
+            self._extractor = extractor_for(self.dataset)
+            name = self.dataset if isinstance(self.dataset, str) else None
+            self._real = self._extractor(_collect(self.real, self.num_samples, self.seed, "real", name)[0], "real")
+        if self.log_dir is not None and self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.log_dir))
+
+    def score(self):
+        """The metric of ``num_samples`` images the model samples now with ``seed``."""
+        images = _unit_images(self.model.sample(self.num_samples, seed=self.seed), "generated")
+        features, logits = self._extractor(images, "generated")
+        real_features, _ = self._real
+        if self.metric == "fid":
+            return _fid(real_features, features)
+        if self.metric == "kid":
+            return _kid(real_features, features, 100, None, self.seed)[0]
+        if self.metric == "classifier_score":
+            return _classifier_score(logits, 10, self.seed)[0]
+        precision, recall = _precision_recall(real_features, features, 3)
+        return precision if self.metric == "precision" else recall
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not _due(epoch, self.every, self.params.get("epochs")):
+            return
+        value = self.score()
+        self.history.append((epoch, value))
+        if logs is not None:
+            logs[self.metric] = value
+        if self._writer is not None:
+            with self._writer.as_default():
+                tf.summary.scalar(f"sample_quality/{self.metric}", value, step=epoch)
+            self._writer.flush()
+        improved = self.best is None or self.sign * value < self.sign * self.best
+        if improved:
+            self.best, self.best_epoch = value, epoch
+            if self.checkpoint_path is not None:
+                self.model.save(self.checkpoint_path)
+        if self.verbose:
+            saved = f"; saved to {self.checkpoint_path}" if improved and self.checkpoint_path else ""
+            print(f"epoch {epoch + 1}: {self.metric} {value:.4f} ({self.num_samples} samples, seed {self.seed}, "
+                  f"{self._extractor.name}){' best so far' if improved else ''}{saved}")
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def get_config(self):
+        """The arguments; ``real`` only when it is a split name (arrays are not serialised)."""
+        real = self.real if isinstance(self.real, str) else None
+        return {"real": real, "metric": self.metric, "dataset": self.dataset if isinstance(self.dataset, str) else None,
+                "every": self.every, "num_samples": self.num_samples, "seed": self.seed,
+                "checkpoint_path": None if self.checkpoint_path is None else str(self.checkpoint_path),
+                "log_dir": None if self.log_dir is None else str(self.log_dir), "verbose": self.verbose}

@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_gen import datasets, plotting
+from keras_gen import classifiers, datasets, metrics, plotting
 from keras_gen.callbacks import KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
 from keras_gen.export import export_generator
 from keras_gen.latent import INTERPOLATIONS, interpolate
@@ -226,10 +226,43 @@ def add_gan_flags(parser, loss="non_saturating", d_steps=1, sample_every=1):
     parser.add_argument("--backup-dir", type=Path, default=None,
                         help="back up weights and optimizer state every epoch; an interrupted run started again "
                              "with the same command resumes from the last finished epoch")
+    parser.add_argument("--metric-samples", type=_positive_int, default=2000,
+                        help="generated and test images for FID, KID and the other sample-quality scores at the end "
+                             "(default: 2000, at most the test split's size)")
     parser.add_argument("--export-name", default=None,
                         help="export the generator to saved_models/<name>/<next version>/ (default: the recipe's name)")
     parser.add_argument("--no-export", action="store_true", help="do not export the generator")
     return parser
+
+
+def report_sample_quality(gan, data, args):
+    """Prints FID, KID, classifier score, precision/recall and mode coverage (and the
+    conditional accuracy of a conditional GAN) of the GAN's samples against the test
+    split, with the protocol; skipped when no domain classifier exists for the dataset.
+    Returns the scores, or None."""
+    name = data.info.name
+    try:
+        classifiers.domain_classifier(name, train=False)
+    except (FileNotFoundError, TypeError):
+        print(f"sample quality: skipped, no domain classifier for {name!r} yet "
+              f"(train one with: python recipes/domain_classifier.py --dataset {name})")
+        return None
+    num = min(args.metric_samples, len(data.x_test))
+    scores = metrics.evaluate_samples(data.x_test, gan, dataset=name, num_samples=num, seed=args.seed)
+    protocol = scores["protocol"]
+    conditional = (f"; conditional accuracy {scores['conditional_accuracy']:.3f}"
+                   if "conditional_accuracy" in scores else "")
+    print(f"sample quality: FID {scores['fid']:.2f}, KID {scores['kid']:.3f} +- {scores['kid_std']:.3f}, "
+          f"classifier score {scores['classifier_score']:.2f} (real test images: {scores['real_classifier_score']:.2f}), "
+          f"precision {scores['precision']:.3f}, recall {scores['recall']:.3f}, classes covered "
+          f"{scores['classes_covered']}/{scores['num_classes']}, KL(real || generated classes) "
+          f"{scores['kl_real_generated']:.3f}{conditional}")
+    print(f"  protocol: {protocol['num_generated']} samples (seed {args.seed}) against {protocol['num_real']} "
+          f"{data.test_info.name} test images; features and logits of {protocol['extractor']} (test accuracy "
+          f"{protocol['extractor_test_accuracy']:.4f}), not InceptionV3, so not comparable with published FIDs; "
+          f"KID: {protocol['kid_subsets']} subsets of {protocol['kid_subset_size']}; precision/recall: "
+          f"k={protocol['k']}; {args.epochs} epochs on {data.info.num_examples} train images")
+    return scores
 
 
 def gan_compile_args(args):
@@ -257,6 +290,15 @@ def gan_callbacks(args, gan, data):
     return callbacks, stop
 
 
+def fit_gan(gan, data, args):
+    """Prints both networks' summaries and trains the GAN on the train split with
+    ``gan_callbacks``. Returns ``(history, stop_callback)`` for ``finish_gan``."""
+    gan.generator.summary()
+    gan.discriminator.summary()
+    callbacks, stop = gan_callbacks(args, gan, data)
+    return gan.fit(data.train, epochs=args.epochs, callbacks=callbacks), stop
+
+
 def interpolation_rows(gan, seed, pairs=3, steps=10):
     """Rows of images generated between pairs of random latent vectors, linear and
     spherical, for each pair (a conditional GAN keeps one class per row)."""
@@ -277,7 +319,8 @@ def interpolation_rows(gan, seed, pairs=3, steps=10):
 def finish_gan(gan, history, stop, data, args, name):
     """After ``fit``: stops with an error when the losses went NaN/inf; else draws the
     final samples, the interpolation figure and the training curves, prints sample
-    diversity with its protocol, saves the model and exports the generator."""
+    diversity and sample quality with their protocol, saves the model and exports the
+    generator."""
     if stop.message is not None:
         raise SystemExit(f"error: {stop.message}")
     ncols = getattr(gan, "num_classes", 8)
@@ -292,6 +335,7 @@ def finish_gan(gan, history, stop, data, args, name):
               f"/ that of {num} {data.test_info.name} test images, seed {args.seed}; about 1 when healthy, near 0 "
               f"under mode collapse; {args.epochs} epochs on {data.info.num_examples} train images, "
               f"loss {gan.gan_loss}, d_steps {gan.d_steps}, batch {args.batch_size})")
+    report_sample_quality(gan, data, args)
     gan.save(data.out / "model.keras")
     print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
     if not args.no_export:

@@ -203,13 +203,9 @@ class VAE(keras.Model):
         """Raises a ValueError when data (array, tensor, ``(x, y)`` or tf.data batches)
         do not fit the encoder's input shape or, for the Bernoulli likelihood, lie
         outside [0, 1]. Returns the (first batch of) images and labels as numpy."""
-        if isinstance(data, tf.data.Dataset):
-            data = next(iter(data))
-        images, batch_labels = _split(data)
-        labels = batch_labels if labels is None else labels
+        images, labels = first_batch(data, labels)
         if images is None:
             return None, None
-        images = np.asarray(images)
         expected = self.image_shape
         if tuple(images.shape[1:]) != expected:
             raise ValueError(f"images have shape {images.shape[1:]} per example; this VAE expects {expected}.")
@@ -239,6 +235,17 @@ class VAE(keras.Model):
         config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
         config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
         return cls(**config)
+
+
+def first_batch(data, labels=None):
+    """``(images, labels)`` of ``data`` (an array, a tensor, ``(x, y)`` or the first batch
+    of a tf.data.Dataset) for input checks: images as numpy (None when ``data`` holds no
+    images); ``labels`` given explicitly win over those in ``data``."""
+    if isinstance(data, tf.data.Dataset):
+        data = next(iter(data))
+    images, batch_labels = _split(data)
+    labels = batch_labels if labels is None else labels
+    return (None if images is None else np.asarray(images)), labels
 
 
 def check_labels(labels, num_classes, what="labels"):

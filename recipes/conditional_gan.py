@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import numpy as np
 
 from keras_gen import build_conditional_gan, plotting
-from keras_gen.recipe_tools import add_gan_flags, finish_gan, gan_callbacks, gan_compile_args, prepare, recipe_parser
+from keras_gen.recipe_tools import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
 
 CLASS_PAIRS = ((1, 7), (3, 8), (4, 9), (0, 6), (2, 5))  # classes that share strokes (digit ids; any 10-class set)
 
@@ -36,10 +36,7 @@ def main(argv=None):
 
     gan = build_conditional_gan(data.image_shape, num_classes=num_classes, latent_dim=args.latent_dim,
                                 filters=args.filters, seed=args.seed, **compile_args)
-    gan.generator.summary()
-    gan.discriminator.summary()
-    callbacks, stop = gan_callbacks(args, gan, data)
-    history = gan.fit(data.train, epochs=args.epochs, callbacks=callbacks)
+    history, stop = fit_gan(gan, data, args)
 
     names = data.test_info.class_names
     z = gan.latent_vectors(10, seed=args.seed)

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from keras_gen import build_dcgan
-from keras_gen.recipe_tools import add_gan_flags, finish_gan, gan_callbacks, gan_compile_args, prepare, recipe_parser
+from keras_gen.recipe_tools import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
 
 
 def main(argv=None):
@@ -33,10 +33,7 @@ def main(argv=None):
 
     gan = build_dcgan(data.image_shape, latent_dim=args.latent_dim, filters=args.filters, seed=args.seed,
                       **compile_args)
-    gan.generator.summary()
-    gan.discriminator.summary()
-    callbacks, stop = gan_callbacks(args, gan, data)
-    history = gan.fit(data.train, epochs=args.epochs, callbacks=callbacks)
+    history, stop = fit_gan(gan, data, args)
     return finish_gan(gan, history, stop, data, args, "dcgan")
 
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import keras
 
 from keras_gen import build_wgan_gp
-from keras_gen.recipe_tools import add_gan_flags, finish_gan, gan_callbacks, gan_compile_args, prepare, recipe_parser
+from keras_gen.recipe_tools import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
 
 
 def main(argv=None):
@@ -46,10 +46,7 @@ def main(argv=None):
 
     gan = build_wgan_gp(data.image_shape, latent_dim=args.latent_dim, filters=args.filters, seed=args.seed,
                         gp_weight=args.gp_weight, **compile_args)
-    gan.generator.summary()
-    gan.discriminator.summary()
-    callbacks, stop = gan_callbacks(args, gan, data)
-    history = gan.fit(data.train, epochs=args.epochs, callbacks=callbacks)
+    history, stop = fit_gan(gan, data, args)
     return finish_gan(gan, history, stop, data, args, "wgan_gp")
 
 

@@ -93,13 +93,16 @@ GAN_RECIPES = {  # small networks so a run takes seconds; the defaults are measu
 def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name):
     cmd = [sys.executable, str(ROOT / "recipes" / f"{name}.py"), "--epochs", "2", "--limit", "256",
            "--out", str(tmp_path / "out"), "--seed", "1", "--latent-dim", "16", "--sample-every", "1",
-           "--tensorboard", str(tmp_path / "tb"), *GAN_RECIPES[name]]
+           "--tensorboard", str(tmp_path / "tb"), "--metric-samples", "300", *GAN_RECIPES[name]]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "step - d_fake:" in run.stdout  # Keras' progress bar
     line = next(l for l in run.stdout.splitlines() if l.startswith("sample diversity: "))
     assert 0.0 < float(line.split()[2]) < 2.0 and "2 epochs on 256 train images" in line
+    quality = run.stdout[run.stdout.index("sample quality: FID "):]
+    assert float(quality.split()[3].rstrip(",")) > 0.0 and "300 samples (seed 1) against 300 mnist test images" in quality
+    assert ("conditional accuracy" in quality.splitlines()[0]) == (name == "conditional_gan")
     figures = ["samples_epoch_001.png", "samples_epoch_002.png", "samples.png", "interpolation.png",
                "training_curves.png"]
     figures += ["class_rows.png", "class_interpolation.png"] if name == "conditional_gan" else []
