@@ -14,7 +14,9 @@ setup(
     description="Generative models (autoencoders, VAEs, GANs, PixelCNN) for Keras 3 / TensorFlow",
     long_description=Path("README.md").read_text(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["keras_gen", "keras_gen.*"]),
+    # recipes/ is installed as keras_gen.recipes: `keras-gen train <model>` runs the same scripts.
+    packages=find_packages(include=["keras_gen", "keras_gen.*"]) + ["keras_gen.recipes"],
+    package_dir={"keras_gen.recipes": "recipes"},
     package_data={"keras_gen": ["data/mnist/*.gz", "data/mnist/README.md", "data/classifiers/*"]},
     include_package_data=True,
     python_requires=">=3.10,<3.13",
@@ -27,7 +29,11 @@ setup(
         "matplotlib",
         "numpy",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        "onnx": ["tf2onnx", "onnxruntime"],  # export_model(..., onnx=True), checked with onnxruntime
+        "test": ["pytest", "tf2onnx", "onnxruntime"],
+    },
+    entry_points={"console_scripts": ["keras-gen = keras_gen.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",

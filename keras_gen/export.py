@@ -1,15 +1,28 @@
 """SavedModel export in the TF-Serving layout: ``saved_models/<name>/<version>/``.
 
 A client needs only TensorFlow (or a TF-Serving server) to use an export: signatures
-have named inputs, dict outputs and a dynamic batch. A ``keras_gen.json`` beside the
-model says what it is.
+have named inputs, dict outputs and a dynamic batch, and images come back in [0, 1]
+(float32, or uint8 in 0..255 with ``image_dtype="uint8"``). A ``keras_gen.json`` beside
+the model says what it is: kind, signatures with their input and output specs, value
+range, training dataset, keras_gen version.
+
+``export_model`` takes any trained keras_gen model:
+
+| model | signatures |
+| --- | --- |
+| ``GAN``, ``ConditionalGAN`` | ``serving_default`` (z [, label] -> image), ``sample`` (seed, num or label -> image) |
+| ``VAE``, ``ConditionalVAE`` | the two above, ``decode`` (= ``serving_default``), ``encode`` (image [, label] -> z_mean, z_log_var), ``reconstruct`` (image [, label] -> image, decoded from z_mean) |
+| autoencoders | ``serving_default`` and ``decode`` (z, the code, -> image), ``encode`` (image -> z), ``reconstruct`` (image -> image) |
+| denoising autoencoder | as autoencoders, with ``denoise`` (noisy image -> clean image) in place of ``reconstruct`` |
+| ``PixelCNN`` | ``sample`` (= ``serving_default``), ``nll`` (image [, label] -> nll, bits_per_dim) |
 
 Example:
-    >>> path = export_generator(vae.decoder, "vae")       # saved_models/vae/1/
+    >>> path = export_model(vae, "vae")                      # saved_models/vae/1/
     >>> served = tf.saved_model.load(str(path))
     >>> served.signatures["sample"](seed=tf.constant(0, tf.int64), num=tf.constant(16))["image"]
 """
 
+import importlib.util
 import json
 import shutil
 import tempfile
@@ -19,9 +32,14 @@ import keras
 import tensorflow as tf
 
 from keras_gen import __version__
+from keras_gen.gan import GAN
+from keras_gen.layers import ImageCorruption
 from keras_gen.pixelcnn import PixelCNN
+from keras_gen.vae import VAE
 
 METADATA_FILE = "keras_gen.json"
+ONNX_FILE = "model.onnx"
+IMAGE_DTYPES = ("float32", "uint8")
 
 
 def next_version(model_dir):
@@ -44,133 +62,305 @@ def _version_dir(name, base_dir, version, overwrite):
     return path
 
 
-def _write(archive, path, metadata):
-    """Writes into a temporary folder first, so a failed export leaves ``path`` as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+def _check_image_dtype(image_dtype):
+    if image_dtype not in IMAGE_DTYPES:
+        raise ValueError(f"image_dtype must be one of {IMAGE_DTYPES}, got {image_dtype!r}.")
+    return image_dtype
+
+
+def _spec_json(spec):
+    return {"shape": [-1 if d is None else int(d) for d in spec.shape], "dtype": spec.dtype.name}
+
+
+class _Signatures:
+    """The endpoints of one export, and the input/output specs ``keras_gen.json`` lists."""
+
+    def __init__(self, networks, image_dtype="float32", value_range=(0.0, 1.0)):
+        self.archive = keras.export.ExportArchive()
+        for network in networks:
+            self.archive.track(network)
+        self.image_dtype = _check_image_dtype(image_dtype)
+        self.low, self.high = (float(v) for v in value_range)
+        if not self.high > self.low:
+            raise ValueError(f"value_range must be (low, high) with high > low, got {value_range!r}.")
+        self.specs = {}
+
+    def add(self, name, fn, **inputs):
+        """Adds endpoint ``name``: ``fn(**inputs)`` -> dict, inputs given as TensorSpecs."""
+        specs = [tf.TensorSpec(spec.shape, spec.dtype, name=key) for key, spec in inputs.items()]
+        function = tf.function(lambda *args: fn(**dict(zip(inputs, args))), input_signature=specs)
+        outputs = function.get_concrete_function().structured_outputs
+        self.archive.add_endpoint(name, function)
+        self.specs[name] = {
+            "inputs": {key: _spec_json(spec) for key, spec in zip(inputs, specs)},
+            "outputs": {key: _spec_json(tensor) for key, tensor in outputs.items()},
+        }
+
+    def image(self, images):
+        """Network output (in ``value_range``) -> ``{"image": ...}`` in [0, 1] or uint8."""
+        unit = tf.clip_by_value((tf.cast(images, tf.float32) - self.low) / (self.high - self.low), 0.0, 1.0)
+        if self.image_dtype == "uint8":
+            unit = tf.cast(tf.round(unit * 255.0), tf.uint8)
+        return {"image": unit}
+
+    def write(self, path, metadata):
+        """Writes into a temporary folder first, so a failed export leaves ``path`` as it was."""
+        metadata = {
+            "keras_gen_version": __version__, **metadata, "image_dtype": self.image_dtype,
+            "output_range": [0, 255] if self.image_dtype == "uint8" else [0.0, 1.0],
+            "signatures": self.specs,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            self.archive.write_out(str(tmp / "model"), verbose=False)
+            (tmp / "model" / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+            if path.exists():
+                shutil.rmtree(path)
+            (tmp / "model").rename(path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+
+def _checked_labels(label, num_classes):
+    message = f"label must lie in [0, {num_classes - 1}]"
+    with tf.control_dependencies([
+        tf.debugging.assert_non_negative(label, message=message),
+        tf.debugging.assert_less(label, tf.constant(num_classes, tf.int32), message=message),
+    ]):
+        return tf.identity(label)
+
+
+def _checked_images(image):
+    """Refuses input images outside [0, 1] (and NaN) with a clear message."""
+    message = "image values must lie in [0, 1] (float32)"
+    with tf.control_dependencies([
+        tf.debugging.assert_greater_equal(image, 0.0, message=message),
+        tf.debugging.assert_less_equal(image, 1.0, message=message),
+    ]):
+        return tf.identity(image)
+
+
+def _check_num_classes(conditional, num_classes):
+    if conditional and (not isinstance(num_classes, int) or num_classes < 2):
+        raise ValueError(f"a conditional generator needs num_classes, an integer >= 2, got {num_classes!r}.")
+    return num_classes if conditional else None
+
+
+def _z_spec(network):
+    return tf.TensorSpec((None,) + tuple(network.inputs[0].shape[1:]), tf.float32)
+
+
+LABEL_SPEC = tf.TensorSpec((None,), tf.int32)
+SEED_SPEC = tf.TensorSpec((), tf.int64)
+NUM_SPEC = tf.TensorSpec((), tf.int32)
+
+
+def _add_generator(signatures, generator, num_classes, decode_name=None):
+    """``serving_default`` and ``sample`` of a network z [, label] -> image (and the same
+    function under ``decode_name``). Returns the latent shape."""
+    latent_shape = tuple(generator.inputs[0].shape[1:])
+    z_spec = _z_spec(generator)
+    names = ["serving_default"] + ([decode_name] if decode_name else [])
+
+    def draw(seed, num):
+        return tf.random.stateless_normal(tf.concat([[num], latent_shape], 0), seed=tf.stack([seed, 0]))
+
+    if num_classes is None:
+        for name in names:
+            signatures.add(name, lambda z: signatures.image(generator(z, training=False)), z=z_spec)
+        signatures.add("sample", lambda seed, num: signatures.image(generator(draw(seed, num), training=False)),
+                       seed=SEED_SPEC, num=NUM_SPEC)
+    else:
+        def generate(z, label):
+            return signatures.image(generator([z, _checked_labels(label, num_classes)], training=False))
+
+        for name in names:
+            signatures.add(name, generate, z=z_spec, label=LABEL_SPEC)
+        signatures.add("sample", lambda seed, label: generate(draw(seed, tf.shape(label)[0]), label),
+                       seed=SEED_SPEC, label=LABEL_SPEC)
+    return latent_shape
+
+
+def _trained_steps(model):
+    """Optimizer steps the model has taken (the largest over its optimizers; 0 for an
+    optimizer never built), or None without an optimizer (e.g. loaded with ``compile=False``)."""
+    optimizers = [getattr(model, name, None) for name in ("optimizer", "d_optimizer", "g_optimizer")]
+    steps = [int(optimizer.iterations.numpy()) if optimizer.built else 0
+             for optimizer in optimizers if isinstance(optimizer, keras.optimizers.Optimizer)]
+    return max(steps) if steps else None
+
+
+def _autoencoder_parts(model):
+    """``(encoder, decoder)`` of an autoencoder from ``keras_gen.autoencoders``, else None."""
     try:
-        archive.write_out(str(tmp / "model"), verbose=False)
-        (tmp / "model" / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
-        if path.exists():
-            shutil.rmtree(path)
-        (tmp / "model").rename(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    except ValueError:
+        return None
+    return (encoder, decoder) if isinstance(encoder, keras.Model) and isinstance(decoder, keras.Model) else None
+
+
+def export_model(model, name, base_dir="saved_models", version=None, overwrite=False, image_dtype="float32",
+                 dataset=None, allow_untrained=False, onnx=False):
+    """Exports a trained keras_gen model as a SavedModel for TF-Serving.
+
+    The signatures depend on the model (see the module's table); every image output is
+    ``{"image": (N, H, W, C)}`` in [0, 1] (float32) or 0..255 (uint8), whatever range
+    the network was trained in (a tanh GAN's [-1, 1] is rescaled). Image inputs
+    (``encode``, ``reconstruct``, ``denoise``, ``nll``) are float32 in [0, 1]; other
+    values, wrong shapes, and labels outside ``[0, num_classes)`` are refused.
+
+    Args:
+        model: a ``GAN``/``ConditionalGAN`` (its EMA generator when it has one),
+            ``VAE``/``ConditionalVAE``, ``PixelCNN``, or an autoencoder from
+            ``keras_gen.autoencoders`` (a Functional model holding ``encoder`` and
+            ``decoder``), built and trained.
+        name: the model's folder under ``base_dir``.
+        base_dir: the TF-Serving model base folder (default ``saved_models``).
+        version: integer version; default: the next free one.
+        overwrite: replace an existing version folder instead of refusing.
+        image_dtype: ``"float32"`` (default) or ``"uint8"`` image outputs.
+        dataset: training dataset's name, recorded in ``keras_gen.json``.
+        allow_untrained: export a model whose optimizer never took a step (refused
+            by default: that is almost always a mistake).
+        onnx: also write ``model.onnx`` (the ``serving_default`` network) beside the
+            SavedModel; needs the ``onnx`` extra (``pip install keras_gen[onnx]``).
+
+    Returns:
+        The version folder's ``Path``.
+
+    Example:
+        >>> path = export_model(gan, "dcgan", dataset="mnist")   # saved_models/dcgan/1/
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras_gen model (a keras.Model), got {type(model).__name__}.")
+    if not model.built:
+        raise ValueError(f"model {model.name!r} was never built: build it (call it on data or fit it) before export.")
+    steps = _trained_steps(model)
+    if steps == 0 and not allow_untrained:
+        raise ValueError(f"model {model.name!r} was never trained (its optimizer took 0 steps); fit it first, or pass "
+                         "allow_untrained=True to export it anyway.")
+    _check_image_dtype(image_dtype)
+    common = dict(name=name, base_dir=base_dir, version=version, overwrite=overwrite, image_dtype=image_dtype,
+                  dataset=dataset)
+    if isinstance(model, PixelCNN):
+        if onnx:
+            raise ValueError("onnx=True is not supported for PixelCNN: its sampler is a loop over pixels, which "
+                             "keras' ONNX export does not convert.")
+        return export_pixelcnn(model, **common)
+    if isinstance(model, GAN):
+        path = export_generator(model.sampler, value_range=model.value_range,
+                                num_classes=getattr(model, "num_classes", None), kind=type(model).__name__, **common)
+        network, value_range = model.sampler, model.value_range
+    elif isinstance(model, VAE):
+        path = _export_vae(model, **common)
+        network, value_range = model.decoder, (0.0, 1.0)
+    elif _autoencoder_parts(model) is not None:
+        path = _export_autoencoder(model, **common)
+        network, value_range = _autoencoder_parts(model)[1], (0.0, 1.0)
+    else:
+        raise TypeError(f"cannot export {type(model).__name__} {model.name!r}: expected a keras_gen GAN, VAE, PixelCNN "
+                        "or an autoencoder holding 'encoder' and 'decoder' models.")
+    if onnx:
+        export_onnx(network, path / ONNX_FILE, value_range=value_range)
     return path
 
 
-def export_generator(
-    generator,
-    name,
-    base_dir="saved_models",
-    version=None,
-    overwrite=False,
-    value_range=(0.0, 1.0),
-    num_classes=None,
-    kind="generator",
-    dataset=None,
-):
-    """Exports a generator (z -> image, or [z, label] -> image) as a SavedModel.
+def export_generator(generator, name, base_dir="saved_models", version=None, overwrite=False, value_range=(0.0, 1.0),
+                     num_classes=None, kind="generator", dataset=None, image_dtype="float32"):
+    """Exports a generator network (z -> image, or [z, label] -> image) as a SavedModel.
 
-    Signatures, both returning ``{"image": float32 (N, H, W, C) in [0, 1]}``:
+    ``export_model`` calls this for GANs; use it directly for a generator of your own.
+
+    Signatures, both returning ``{"image": (N, H, W, C)}`` in [0, 1] (or uint8):
         ``serving_default``: ``z`` (N, latent_dim) float32 [and ``label`` (N,) int32].
         ``sample``: ``seed`` int64 scalar and ``num`` int32 scalar [or ``label`` (N,)
         int32 for a conditional generator]; z ~ N(0, I) is drawn with stateless random
         ops, so the same seed gives the same images.
 
     Args:
-        generator: a Keras model whose first input is z (and second, if any, the label).
-        name: the model's folder under ``base_dir``.
-        version: integer version; default: the next free one.
-        overwrite: replace an existing version folder instead of refusing.
+        generator: a built Keras model whose first input is z (and second, if any, the label).
+        name, base_dir, version, overwrite, dataset, image_dtype: see ``export_model``.
         value_range: ``(low, high)`` range of the generator's output; rescaled to [0, 1].
         num_classes: for a conditional generator: labels outside ``[0, num_classes)``
             are refused by the signatures with a clear error.
-        kind, dataset: recorded in ``keras_gen.json``.
+        kind: recorded in ``keras_gen.json``.
 
     Returns:
         The version folder's ``Path``.
     """
     if not isinstance(generator, keras.Model) or not generator.built:
         raise ValueError(f"generator must be a built keras.Model, got {type(generator).__name__}.")
-    low, high = (float(v) for v in value_range)
-    if not high > low:
-        raise ValueError(f"value_range must be (low, high) with high > low, got {value_range!r}.")
+    signatures = _Signatures([generator], image_dtype, value_range)
+    num_classes = _check_num_classes(len(generator.inputs) > 1, num_classes)
     path = _version_dir(name, base_dir, version, overwrite)
-    latent_dim = int(generator.inputs[0].shape[-1])
-    conditional = len(generator.inputs) > 1
+    latent_shape = _add_generator(signatures, generator, num_classes)
+    return signatures.write(path, {
+        "kind": kind, "latent_shape": list(latent_shape), "conditional": num_classes is not None,
+        "num_classes": num_classes, "image_shape": list(generator.outputs[0].shape[1:]),
+        "trained_range": [signatures.low, signatures.high], "dataset": dataset,
+    })
 
-    if conditional and (not isinstance(num_classes, int) or num_classes < 2):
-        raise ValueError(f"a conditional generator needs num_classes, an integer >= 2, got {num_classes!r}.")
 
-    def checked(label):
-        message = f"label must lie in [0, {num_classes - 1}]"
-        with tf.control_dependencies([
-            tf.debugging.assert_non_negative(label, message=message),
-            tf.debugging.assert_less(label, tf.constant(num_classes, tf.int32), message=message),
-        ]):
-            return tf.identity(label)
+def _export_vae(vae, name, base_dir, version, overwrite, image_dtype, dataset):
+    signatures = _Signatures([vae.encoder, vae.decoder], image_dtype)
+    num_classes = getattr(vae, "num_classes", None)
+    path = _version_dir(name, base_dir, version, overwrite)
+    latent_shape = _add_generator(signatures, vae.decoder, num_classes, decode_name="decode")
+    image_spec = tf.TensorSpec((None,) + vae.image_shape, tf.float32)
 
-    def to_unit(images):
-        return tf.clip_by_value((tf.cast(images, tf.float32) - low) / (high - low), 0.0, 1.0)
+    def encode(image, label=None):
+        image = _checked_images(image)
+        inputs = image if label is None else [image, _checked_labels(label, num_classes)]
+        z_mean, z_log_var, _ = vae.encoder(inputs, training=False)
+        return {"z_mean": z_mean, "z_log_var": z_log_var}
 
-    z_spec = tf.TensorSpec((None, latent_dim), tf.float32, name="z")
-    label_spec = tf.TensorSpec((None,), tf.int32, name="label")
-    seed_spec = tf.TensorSpec((), tf.int64, name="seed")
-    archive = keras.export.ExportArchive()
-    archive.track(generator)
-    if conditional:
-        archive.add_endpoint(
-            "serving_default",
-            lambda z, label: {"image": to_unit(generator([z, checked(label)], training=False))},
-            input_signature=[z_spec, label_spec],
-        )
-        archive.add_endpoint(
-            "sample",
-            lambda seed, label: {"image": to_unit(generator(
-                [tf.random.stateless_normal((tf.shape(label)[0], latent_dim), seed=tf.stack([seed, 0])), checked(label)],
-                training=False,
-            ))},
-            input_signature=[seed_spec, label_spec],
-        )
-    else:
-        archive.add_endpoint(
-            "serving_default",
-            lambda z: {"image": to_unit(generator(z, training=False))},
-            input_signature=[z_spec],
-        )
-        archive.add_endpoint(
-            "sample",
-            lambda seed, num: {"image": to_unit(generator(
-                tf.random.stateless_normal((num, latent_dim), seed=tf.stack([seed, 0])), training=False
-            ))},
-            input_signature=[seed_spec, tf.TensorSpec((), tf.int32, name="num")],
-        )
+    def reconstruct(image, label=None):
+        z_mean = encode(image, label)["z_mean"]
+        return signatures.image(vae.decoder(z_mean if label is None else [z_mean, label], training=False))
+
+    labelled = {} if num_classes is None else {"label": LABEL_SPEC}
+    signatures.add("encode", encode, image=image_spec, **labelled)
+    signatures.add("reconstruct", reconstruct, image=image_spec, **labelled)
+    return signatures.write(path, {
+        "kind": type(vae).__name__, "latent_shape": list(latent_shape), "conditional": num_classes is not None,
+        "num_classes": num_classes, "image_shape": list(vae.image_shape), "likelihood": vae.likelihood,
+        "trained_range": [0.0, 1.0], "dataset": dataset,
+    })
+
+
+def _export_autoencoder(model, name, base_dir, version, overwrite, image_dtype, dataset):
+    encoder, decoder = _autoencoder_parts(model)
+    corruption = [layer for layer in model.layers if isinstance(layer, ImageCorruption)]
+    signatures = _Signatures([model], image_dtype)
+    path = _version_dir(name, base_dir, version, overwrite)
+    image_spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), tf.float32)
+    code_spec = _z_spec(decoder)
+    for endpoint in ("serving_default", "decode"):
+        signatures.add(endpoint, lambda z: signatures.image(decoder(z, training=False)), z=code_spec)
+    signatures.add("encode", lambda image: {"z": encoder(_checked_images(image), training=False)}, image=image_spec)
+    # The model itself, in inference mode: its corruption layer (if any) is inactive.
+    signatures.add("denoise" if corruption else "reconstruct",
+                   lambda image: signatures.image(model(_checked_images(image), training=False)), image=image_spec)
     metadata = {
-        "kind": kind,
-        "keras_gen_version": __version__,
-        "latent_dim": latent_dim,
-        "conditional": conditional,
-        "num_classes": num_classes if conditional else None,
-        "image_shape": list(generator.outputs[0].shape[1:]),
-        "output_range": [0.0, 1.0],
-        "trained_range": [low, high],
-        "dataset": dataset,
-        "signatures": {
-            "serving_default": ["z", "label"] if conditional else ["z"],
-            "sample": ["seed", "label"] if conditional else ["seed", "num"],
-        },
+        "kind": "denoising autoencoder" if corruption else "autoencoder", "model_name": model.name,
+        "latent_shape": list(code_spec.shape[1:]), "conditional": False, "num_classes": None,
+        "image_shape": list(image_spec.shape[1:]), "trained_range": [0.0, 1.0], "dataset": dataset,
     }
-    return _write(archive, path, metadata)
+    if corruption:
+        metadata["noise"] = {"kind": corruption[0].kind, "amount": corruption[0].amount}
+    return signatures.write(path, metadata)
 
 
-def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrite=False, dataset=None):
+def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrite=False, dataset=None,
+                    image_dtype="float32"):
     """Exports a PixelCNN's compiled sampler and exact likelihood as a SavedModel.
 
     Signatures:
         ``sample`` (also ``serving_default``): ``seed`` int64 scalar and ``num`` int32
-        scalar [or ``label`` (N,) int32 for a conditional model] -> ``{"image": float32
-        (N, H, W, C) in [0, 1]}``. The same stateless draws as ``model.sample`` /
+        scalar [or ``label`` (N,) int32 for a conditional model] -> ``{"image": (N, H,
+        W, C)}`` in [0, 1] (or uint8). The same stateless draws as ``model.sample`` /
         ``model.generate``: the same seed gives the same images, here and in Keras.
         ``nll``: ``image`` (N, H, W, C) float32 on the level grid [and ``label``] ->
         ``{"nll": (N,) nats per image, "bits_per_dim": (N,)}``, exact.
@@ -178,46 +368,64 @@ def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrit
 
     Args:
         model: a ``keras_gen.pixelcnn.PixelCNN``.
-        name, base_dir, version, overwrite, dataset: see ``export_generator``.
+        name, base_dir, version, overwrite, dataset, image_dtype: see ``export_model``.
 
     Returns:
         The version folder's ``Path``.
     """
     if not isinstance(model, PixelCNN):
         raise TypeError(f"model must be a keras_gen PixelCNN, got {type(model).__name__}.")
+    signatures = _Signatures([model.network], image_dtype)
     path = _version_dir(name, base_dir, version, overwrite)
-    shape = model.image_shape
-    seed_spec = tf.TensorSpec((), tf.int64, name="seed")
-    label_spec = tf.TensorSpec((None,), tf.int32, name="label")
-    image_spec = tf.TensorSpec((None,) + tuple(shape), tf.float32, name="image")
+    image_spec = tf.TensorSpec((None,) + tuple(model.image_shape), tf.float32)
 
     def scored(image, label=None):
         nll = model.image_nll(image, label, training=False)
         return {"nll": nll, "bits_per_dim": nll * model.bits_per_nat}
 
-    archive = keras.export.ExportArchive()
-    archive.track(model.network)
     if model.conditional:
-        sample = tf.function(lambda seed, label: {"image": model.sample_graph(seed, labels=label)},
-                             input_signature=[seed_spec, label_spec])
-        archive.add_endpoint("nll", lambda image, label: scored(image, label), input_signature=[image_spec, label_spec])
+        sample = (lambda seed, label: signatures.image(model.sample_graph(seed, labels=label)),
+                  {"seed": SEED_SPEC, "label": LABEL_SPEC})
+        signatures.add("nll", scored, image=image_spec, label=LABEL_SPEC)
     else:
-        sample = tf.function(lambda seed, num: {"image": model.sample_graph(seed, num=num)},
-                             input_signature=[seed_spec, tf.TensorSpec((), tf.int32, name="num")])
-        archive.add_endpoint("nll", scored, input_signature=[image_spec])
-    archive.add_endpoint("sample", sample)
-    archive.add_endpoint("serving_default", sample)
-    inputs = ["seed", "label"] if model.conditional else ["seed", "num"]
-    metadata = {
-        "kind": "PixelCNN",
-        "keras_gen_version": __version__,
-        "levels": model.levels,
-        "conditional": model.conditional,
-        "num_classes": model.num_classes,
-        "image_shape": list(shape),
-        "output_range": [0.0, 1.0],
+        sample = (lambda seed, num: signatures.image(model.sample_graph(seed, num=num)),
+                  {"seed": SEED_SPEC, "num": NUM_SPEC})
+        signatures.add("nll", scored, image=image_spec)
+    for endpoint in ("sample", "serving_default"):
+        signatures.add(endpoint, sample[0], **sample[1])
+    return signatures.write(path, {
+        "kind": "PixelCNN", "levels": model.levels, "conditional": model.conditional,
+        "num_classes": model.num_classes, "image_shape": list(model.image_shape), "trained_range": [0.0, 1.0],
         "dataset": dataset,
-        "signatures": {"sample": inputs, "serving_default": inputs,
-                       "nll": ["image", "label"] if model.conditional else ["image"]},
-    }
-    return _write(archive, path, metadata)
+    })
+
+
+def export_onnx(network, path, value_range=(0.0, 1.0), overwrite=False):
+    """Writes a generator or decoder network (z [, label] -> image) as an ONNX file whose
+    output is rescaled from ``value_range`` to [0, 1], like the SavedModel's
+    ``serving_default``. Needs ``tf2onnx`` (``pip install keras_gen[onnx]``); check it
+    with ``onnxruntime.InferenceSession(path)``.
+
+    Args:
+        network: a built Functional model; its inputs keep their names (``z``, ``label``).
+        path: the ``.onnx`` file to write.
+        value_range: ``(low, high)`` range of the network's output.
+        overwrite: replace an existing file instead of refusing.
+
+    Returns:
+        ``path`` as a ``Path``.
+    """
+    if importlib.util.find_spec("tf2onnx") is None:  # keras' ONNX export needs it
+        raise ImportError("ONNX export needs tf2onnx: pip install 'keras_gen[onnx]'")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
+    low, high = (float(v) for v in value_range)
+    inputs = [keras.Input(t.shape[1:], dtype=t.dtype, name=t.name.split(":")[0]) for t in network.inputs]
+    images = network(inputs if len(inputs) > 1 else inputs[0])
+    unit = keras.ops.clip((keras.ops.cast(images, "float32") - low) / (high - low), 0.0, 1.0)
+    wrapper = keras.Model(inputs, unit, name=f"{network.name}_unit_range")
+    zeros = [keras.ops.zeros((1,) + tuple(t.shape[1:]), dtype=t.dtype) for t in network.inputs]
+    wrapper(zeros if len(zeros) > 1 else zeros[0])  # keras' ONNX export needs a model that was called once
+    wrapper.export(str(path), format="onnx", verbose=False)
+    return path

@@ -279,7 +279,7 @@ class GAN(keras.Model):
             seed: seed of the draws when ``z`` is an int.
         """
         z = self.latent_vectors(z, seed) if isinstance(z, int) else self._check_z(z, len(z))
-        return self._to_unit(self._sampler()(z, training=False))
+        return self._to_unit(self.sampler(z, training=False))
 
     def sample(self, num, seed=0):
         """``num`` images in [0, 1] from z drawn with ``seed``: the same seed gives the
@@ -292,7 +292,10 @@ class GAN(keras.Model):
             raise ValueError(f"z must have shape {(num, self.latent_dim)}, got {z.shape}.")
         return z
 
-    def _sampler(self):
+    @property
+    def sampler(self):
+        """The network that makes the samples: the EMA generator when ``ema`` is on,
+        else the generator. Its output is in ``value_range``."""
         return self.generator if self.ema_generator is None else self.ema_generator
 
     def _to_unit(self, images):
@@ -374,7 +377,7 @@ class ConditionalGAN(GAN):
         """
         labels = check_labels(labels, self.num_classes)
         z = self.latent_vectors(len(labels), seed) if z is None else self._check_z(z, len(labels))
-        return self._to_unit(self._sampler()([z, labels], training=False))
+        return self._to_unit(self.sampler([z, labels], training=False))
 
     def interpolate_classes(self, start, end, steps=8, z=None, seed=0):
         """Class interpolation: images generated along the straight line from the label
@@ -396,8 +399,8 @@ class ConditionalGAN(GAN):
         z = self.latent_vectors(4, seed) if z is None else self._check_z(z, len(z))
         # A copy of the generator, cut after its label embedding: a model built on the
         # original's inner tensors would break the original's serialization.
-        generator = keras.models.clone_model(self._sampler())
-        generator.set_weights(self._sampler().get_weights())
+        generator = keras.models.clone_model(self.sampler)
+        generator.set_weights(self.sampler.get_weights())
         try:
             table = keras.ops.convert_to_numpy(generator.get_layer("generator_label_embedding").embeddings)
             joined = generator.get_layer("z_with_label").input  # [z, label embedding]

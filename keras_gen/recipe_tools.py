@@ -6,6 +6,7 @@ what they have in common lives here so it exists once.
 
 import argparse
 import dataclasses
+import json
 import warnings
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from keras_gen import classifiers, datasets, metrics, plotting
 from keras_gen.callbacks import KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
-from keras_gen.export import export_generator
+from keras_gen.export import METADATA_FILE, export_model
 from keras_gen.latent import INTERPOLATIONS, interpolate
 from keras_gen.losses import GAN_LOSSES
 from keras_gen.vae import evaluate_likelihood
@@ -27,10 +28,11 @@ def _positive_int(text):
     return value
 
 
-def recipe_parser(doc, name, epochs, latent_dim=None, batch_size=128, dataset="mnist"):
+def recipe_parser(doc, name, epochs, latent_dim=None, batch_size=128, dataset="mnist", export=True):
     """An ``argparse`` parser with the flags every recipe takes.
 
-    ``--dataset --data-dir --epochs --batch-size [--latent-dim] --out --seed --limit``.
+    ``--dataset --data-dir --epochs --batch-size [--latent-dim] --out --seed --limit``,
+    and with ``export``: ``--export-name --export-dir --no-export`` for ``export_for_serving``.
     """
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -47,6 +49,12 @@ def recipe_parser(doc, name, epochs, latent_dim=None, batch_size=128, dataset="m
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and noise (default: 0)")
     parser.add_argument("--limit", type=_positive_int, default=None,
                         help="train on the first N training images only (quick runs)")
+    if export:
+        parser.add_argument("--export-name", default=name,
+                            help=f"export for TF-Serving to <export-dir>/<name>/<next version>/ (default: {name})")
+        parser.add_argument("--export-dir", type=Path, default=Path("saved_models"),
+                            help="TF-Serving model base folder (default: saved_models)")
+        parser.add_argument("--no-export", action="store_true", help="do not export the model")
     return parser
 
 
@@ -124,14 +132,27 @@ def report_test_loss(model, test, data, args, what="test reconstruction loss"):
     return loss
 
 
+def export_for_serving(model, data, args):
+    """Unless ``--no-export``: exports ``model`` with every signature it supports
+    (``export.export_model``) and prints them. Returns the version folder or None."""
+    if args.no_export:
+        return None
+    path = export_model(model, args.export_name, base_dir=args.export_dir, dataset=data.info.name)
+    signatures = json.loads((path / METADATA_FILE).read_text())["signatures"]
+    print(f"exported for TF-Serving to {path}/ with signatures: " + "; ".join(
+        f"{name} ({', '.join(spec['inputs'])} -> {', '.join(spec['outputs'])})" for name, spec in signatures.items()))
+    return path
+
+
 def finish(model, history, data, args):
-    """Prints the test loss, saves the model and the training curves."""
+    """Prints the test loss, saves the model and the training curves, exports the model."""
     loss = report_test_loss(model, data.test, data, args)
     model.save(data.out / "model.keras")
     plotting.plot_history(
         history, title=f"{model.name} on {data.info.name}", val_label="test split", path=data.out / "training_curves.png"
     )
     print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
+    export_for_serving(model, data, args)
     return loss
 
 
@@ -140,7 +161,7 @@ BINARIZE_CHOICES = ("none", "threshold", "static", "dynamic")
 
 def add_vae_flags(parser):
     """Adds the flags both VAE recipes take: likelihood, beta, warm-up, binarization,
-    architecture, importance samples and export."""
+    architecture and importance samples."""
     parser.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
                         help="p(x|z): bernoulli (binary cross-entropy) or gaussian (learned variance)")
     parser.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE; default: 1)")
@@ -153,9 +174,6 @@ def add_vae_flags(parser):
                         help="dense (784-512-z MLP, the default) or conv (two stride-2 convolutions)")
     parser.add_argument("--iw-samples", type=_positive_int, default=100,
                         help="K, importance samples per test image for the NLL bound (default: 100)")
-    parser.add_argument("--export-name", default=None,
-                        help="export the decoder to saved_models/<name>/<next version>/ (default: the recipe's name)")
-    parser.add_argument("--no-export", action="store_true", help="do not export the decoder")
     return parser
 
 
@@ -174,7 +192,7 @@ def vae_callbacks(args):
     return [KLWarmUp(epochs=args.warmup_epochs)] if args.warmup_epochs > 0 else []
 
 
-def finish_vae(vae, history, data, args, name):
+def finish_vae(vae, history, data, args):
     """Prints test ELBO and importance-weighted NLL with their protocol, saves the
     model and the training curves, and exports the decoder for serving."""
     print(f"estimating test likelihood: K={args.iw_samples} importance samples for each of "
@@ -198,12 +216,7 @@ def finish_vae(vae, history, data, args, name):
     plotting.plot_history(history, title=f"{vae.name} on {data.info.name}", val_label="test split",
                           path=data.out / "training_curves.png")
     print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
-    if not args.no_export:
-        path = export_generator(
-            vae.decoder, args.export_name or name, num_classes=getattr(vae, "num_classes", None),
-            kind=f"{type(vae).__name__} decoder", dataset=data.info.name,
-        )
-        print(f"exported the decoder (z{', label' if hasattr(vae, 'num_classes') else ''} -> image) to {path}/")
+    export_for_serving(vae, data, args)
     return result
 
 
@@ -212,7 +225,7 @@ def finish_vae(vae, history, data, args, name):
 
 def add_gan_flags(parser, loss="non_saturating", d_steps=1, sample_every=1):
     """Adds the flags every GAN recipe takes: loss, d_steps, EMA, sample grids,
-    TensorBoard, backup/resume and export."""
+    TensorBoard and backup/resume."""
     parser.add_argument("--loss", choices=GAN_LOSSES, default=loss, help=f"GAN loss (default: {loss})")
     parser.add_argument("--d-steps", type=_positive_int, default=d_steps,
                         help=f"discriminator updates per generator update (default: {d_steps})")
@@ -229,9 +242,6 @@ def add_gan_flags(parser, loss="non_saturating", d_steps=1, sample_every=1):
     parser.add_argument("--metric-samples", type=_positive_int, default=2000,
                         help="generated and test images for FID, KID and the other sample-quality scores at the end "
                              "(default: 2000, at most the test split's size)")
-    parser.add_argument("--export-name", default=None,
-                        help="export the generator to saved_models/<name>/<next version>/ (default: the recipe's name)")
-    parser.add_argument("--no-export", action="store_true", help="do not export the generator")
     return parser
 
 
@@ -316,7 +326,7 @@ def interpolation_rows(gan, seed, pairs=3, steps=10):
     return rows
 
 
-def finish_gan(gan, history, stop, data, args, name):
+def finish_gan(gan, history, stop, data, args):
     """After ``fit``: stops with an error when the losses went NaN/inf; else draws the
     final samples, the interpolation figure and the training curves, prints sample
     diversity and sample quality with their protocol, saves the model and exports the
@@ -338,9 +348,4 @@ def finish_gan(gan, history, stop, data, args, name):
     report_sample_quality(gan, data, args)
     gan.save(data.out / "model.keras")
     print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
-    if not args.no_export:
-        path = export_generator(gan._sampler(), args.export_name or name, value_range=gan.value_range,
-                                num_classes=getattr(gan, "num_classes", None),
-                                kind=f"{type(gan).__name__} generator", dataset=data.info.name)
-        labelled = ", label" if hasattr(gan, "num_classes") else ""
-        print(f"exported the generator (z{labelled} -> image in [0, 1]) to {path}/")
+    export_for_serving(gan, data, args)

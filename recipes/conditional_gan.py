@@ -16,7 +16,8 @@ interpolation.png, training_curves.png, model.keras; and exports the generator
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def main(argv=None):
             for i, (a, b) in enumerate(pairs)}
     plotting.plot_image_rows(rows, title="Class interpolation: label embedding from one class to another, z fixed",
                              path=data.out / "class_interpolation.png")
-    return finish_gan(gan, history, stop, data, args, "conditional_gan")
+    return finish_gan(gan, history, stop, data, args)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,15 @@ bits/dim), on binarized pixels for the Bernoulli likelihood.
 
 Writes to --out: class_rows.png (one row per class, one style z per column),
 style_space.png (z coloured by class: mixed, since the label carries the class),
-reconstructions.png, training_curves.png, model.keras; and exports the decoder
-(z, label -> image) to saved_models/conditional_vae/<next version>/.
+reconstructions.png, training_curves.png, model.keras; and exports the model (sample, decode, encode, reconstruct) to
+saved_models/conditional_vae/<next version>/.
 """
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras
 import numpy as np
@@ -53,7 +54,7 @@ def main(argv=None):
     plotting.plot_reconstructions(x[:10], cvae.predict([x[:10], y[:10]], verbose=0),
                                   title="Conditional VAE: test images and reconstructions",
                                   path=data.out / "reconstructions.png")
-    return finish_vae(cvae, history, data, args, "conditional_vae")
+    return finish_vae(cvae, history, data, args)
 
 
 if __name__ == "__main__":

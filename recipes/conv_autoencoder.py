@@ -6,13 +6,15 @@ to a (7, 7, 32) code, Conv2D + UpSampling2D back up, sigmoid output.
 
 At the end the trained encoder is reused as a frozen feature extractor: a linear
 softmax probe is trained on its codes and its test accuracy is printed.
-Writes to --out: reconstructions.png, training_curves.png, model.keras.
+Writes to --out: reconstructions.png, training_curves.png, model.keras; and exports the
+model (encode, decode, reconstruct) to saved_models/conv_autoencoder/<next version>/.
 """
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keras_gen import build_conv_autoencoder, build_encoder_classifier, plotting
 from keras_gen.recipe_tools import finish, prepare, recipe_parser

@@ -5,13 +5,15 @@ at inference the model removes the noise from what it is given.
     python recipes/denoising_autoencoder.py --noise salt_and_pepper --noise-amount 0.2
     python recipes/denoising_autoencoder.py --noise mask --noise-amount 0.5 --dataset fashion_mnist
 
-Writes to --out: denoising.png (clean, noisy, denoised), training_curves.png, model.keras.
+Writes to --out: denoising.png (clean, noisy, denoised), training_curves.png, model.keras;
+and exports the model (encode, decode, denoise) to saved_models/denoising_autoencoder/<next version>/.
 """
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keras_gen import build_denoising_autoencoder, corrupt, plotting
 from keras_gen.layers import CORRUPTIONS

@@ -3,13 +3,15 @@
     python recipes/dense_autoencoder.py                      # bundled MNIST, no network
     python recipes/dense_autoencoder.py --dataset fashion_mnist --epochs 30
 
-Writes to --out: reconstructions.png, training_curves.png, model.keras.
+Writes to --out: reconstructions.png, training_curves.png, model.keras; and exports the
+model (encode, decode, reconstruct) to saved_models/dense_autoencoder/<next version>/.
 """
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keras_gen import build_dense_autoencoder, plotting
 from keras_gen.recipe_tools import finish, prepare, recipe_parser

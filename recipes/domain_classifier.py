@@ -17,7 +17,8 @@ misclassified.png (in --out): test images the classifier gets wrong, by true cla
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keras_gen import datasets, plotting
 from keras_gen.classifiers import (CLASSIFIER_RECIPE, SHIPPED_CLASSIFIER_DIR, FeatureExtractor,
@@ -27,7 +28,7 @@ from keras_gen.recipe_tools import recipe_parser
 
 def main(argv=None):
     parser = recipe_parser(__doc__, "domain_classifier", epochs=CLASSIFIER_RECIPE["epochs"],
-                           batch_size=CLASSIFIER_RECIPE["batch_size"])
+                           batch_size=CLASSIFIER_RECIPE["batch_size"], export=False)
     parser.add_argument("--install", action="store_true",
                         help=f"write the weights and JSON into {SHIPPED_CLASSIFIER_DIR} (the shipped files)")
     args = parser.parse_args(argv)

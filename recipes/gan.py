@@ -16,7 +16,8 @@ generator (z -> image in [0, 1]) to saved_models/gan/<next version>/.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keras_gen import build_gan
 from keras_gen.recipe_tools import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
@@ -33,7 +34,7 @@ def main(argv=None):
     gan = build_gan(data.image_shape, latent_dim=args.latent_dim, hidden_units=args.hidden_units, seed=args.seed,
                     **compile_args)
     history, stop = fit_gan(gan, data, args)
-    return finish_gan(gan, history, stop, data, args, "gan")
+    return finish_gan(gan, history, stop, data, args)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,15 @@ across it.
 
 The code is 2-D by definition, so this recipe has no --latent-dim flag.
 Writes to --out: latent_scatter.png, manifold.png, reconstructions.png,
-training_curves.png, model.keras.
+training_curves.png, model.keras; and exports the model (encode, decode, reconstruct) to
+saved_models/latent2d_autoencoder/<next version>/.
 """
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

@@ -12,22 +12,22 @@ as in the likelihood literature) and each pixel is a Bernoulli; with --levels 25
 nats per image and bits/dim, with the protocol beside it.
 
 Writes to --out: samples.png (one row per class when conditional), training_curves.png,
-model.keras; and exports the sampler (seed, num or label -> image) and the likelihood to
-saved_models/pixelcnn/<next version>/.
+model.keras; and exports the sampler (seed, num or label -> image) and the likelihood
+(image -> nll) to saved_models/pixelcnn/<next version>/.
 """
 
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
 from keras_gen import plotting
-from keras_gen.export import export_pixelcnn
 from keras_gen.pixelcnn import build_pixelcnn, exact_nll
-from keras_gen.recipe_tools import _positive_int, prepare, recipe_parser
+from keras_gen.recipe_tools import _positive_int, export_for_serving, prepare, recipe_parser
 
 PUBLISHED = "published anchor: 81.30 nats, PixelCNN on statically binarized MNIST (van den Oord et al. 2016; 60,000 train images)"
 
@@ -44,9 +44,6 @@ def main(argv=None):
     parser.add_argument("--no-residual", action="store_true", help="no skip connections around the blocks")
     parser.add_argument("--conditional", action="store_true", help="condition on the class label")
     parser.add_argument("--samples", type=_positive_int, default=64, help="images in samples.png (default: 64)")
-    parser.add_argument("--export-name", default=None,
-                        help="export to saved_models/<name>/<next version>/ (default: pixelcnn)")
-    parser.add_argument("--no-export", action="store_true", help="do not export the sampler")
     args = parser.parse_args(argv)
     binarize = args.binarize if args.levels == 2 else None
     data = prepare(args, labels=True, binarize=binarize)
@@ -93,10 +90,7 @@ def main(argv=None):
     plotting.plot_history(history, title=f"{model.name} on {data.info.name}", val_label="test split",
                           path=data.out / "training_curves.png")
     print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
-    if not args.no_export:
-        path = export_pixelcnn(model, args.export_name or "pixelcnn", dataset=data.info.name)
-        print(f"exported the sampler ({'seed, label' if model.conditional else 'seed, num'} -> image) "
-              f"and the likelihood (image -> nll) to {path}/")
+    export_for_serving(model, data, args)
     return result
 
 

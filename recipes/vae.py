@@ -14,13 +14,14 @@ lecture's side-by-side picture of an entangled and a regularised latent space.
 
 Writes to --out: latent_scatter.png, manifold.png (2-D latent only), interpolation.png,
 samples.png, reconstructions.png, ae_vs_vae.png, training_curves.png, model.keras; and
-exports the decoder (z -> image) to saved_models/vae/<next version>/.
+exports the model (sample, decode, encode, reconstruct) to saved_models/vae/<next version>/.
 """
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def main(argv=None):
             [(encoder.predict(x, verbose=0), "autoencoder: 2-D codes"), (z_mean, "VAE: z_mean")], y, names,
             title=f"Latent spaces of {len(x)} {data.test_info.name} test images", path=data.out / "ae_vs_vae.png",
         )
-    return finish_vae(vae, history, data, args, "vae")
+    return finish_vae(vae, history, data, args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ saved_models/wgan_gp/<next version>/.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+if not __package__:  # run as a script from a checkout, without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras
 
@@ -47,7 +48,7 @@ def main(argv=None):
     gan = build_wgan_gp(data.image_shape, latent_dim=args.latent_dim, filters=args.filters, seed=args.seed,
                         gp_weight=args.gp_weight, **compile_args)
     history, stop = fit_gan(gan, data, args)
-    return finish_gan(gan, history, stop, data, args, "wgan_gp")
+    return finish_gan(gan, history, stop, data, args)
 
 
 if __name__ == "__main__":

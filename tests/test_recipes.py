@@ -36,6 +36,8 @@ def test_recipe_runs_end_to_end(tmp_path, name):
         assert (tmp_path / figure).stat().st_size > 5000, figure
     model = keras.models.load_model(tmp_path / "model.keras")
     assert model.output.shape[1:] == (28, 28, 1)
+    served = "denoise (image -> image)" if name == "denoising_autoencoder" else "reconstruct (image -> image)"
+    assert f"exported for TF-Serving to saved_models/{name}/1/" in run.stdout and served in run.stdout
     if name == "conv_autoencoder":
         assert model.get_layer("encoder").output.shape[1:] == (7, 7, 8)
         assert "linear probe on frozen codes:" in run.stdout
@@ -78,7 +80,8 @@ def test_vae_recipe_prints_likelihoods_and_exports(tmp_path, name):
     model = keras.models.load_model(tmp_path / "out" / "model.keras")
     assert model.latent_dim == 2
     export = tmp_path / "saved_models" / name / "1"
-    assert (export / "saved_model.pb").exists() and "exported the decoder" in run.stdout
+    assert (export / "saved_model.pb").exists() and "exported for TF-Serving to" in run.stdout
+    assert "sample (seed, " in run.stdout and "encode (image" in run.stdout
 
 
 GAN_RECIPES = {  # small networks so a run takes seconds; the defaults are measured in the README
@@ -112,7 +115,7 @@ def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name):
     gan = keras.models.load_model(tmp_path / "out" / "model.keras")
     assert gan.latent_dim == 16 and gan.sample(3).shape == (3, 28, 28, 1)
     export = tmp_path / "saved_models" / name / "1"
-    assert (export / "saved_model.pb").exists() and "exported the generator" in run.stdout
+    assert (export / "saved_model.pb").exists() and "exported for TF-Serving to" in run.stdout
     if name == "wgan_gp":
         assert (gan.gan_loss, gan.d_steps) == ("wasserstein", 2)
 
