@@ -197,7 +197,7 @@ def evaluate_export(export, dataset=None, num_samples=2000, seed=0, batch_size=2
         dataset: the test split's dataset; default: the one in ``keras_gen.json``.
         num_samples: samples (and test images) for the sample-quality scores (>= 2).
         seed: seed of sampling, binarization and corruption.
-        batch_size: images per signature call.
+        batch_size: images per call of the nll, reconstruct and denoise signatures.
         progress: show progress bars.
 
     Returns:
@@ -219,10 +219,12 @@ def evaluate_export(export, dataset=None, num_samples=2000, seed=0, batch_size=2
     if "sample" in export.signatures:
         num = min(num_samples, len(x_test))
         labels = export.check_labels(None, num)
-        batch = 100 if export.kind == "PixelCNN" else batch_size  # PixelCNN: progress during its slow sampling
+        # One call gives exactly model.sample(num, seed); PixelCNN samples in batches, with progress.
+        batch = 100 if export.kind == "PixelCNN" else num
         generated = export.sample(num, seed=seed, labels=labels, batch_size=batch, progress=progress)
         scores = metrics.evaluate_samples(x_test, generated, dataset=info.name, num_samples=num, seed=seed)
-        scores["protocol"]["sampling"] = f"export signature 'sample', {batch} images per call with seeds {seed}, {seed + 1}, ..."
+        scores["protocol"]["sampling"] = (f"export signature 'sample', seed {seed}" if batch >= num else
+                                          f"export signature 'sample', {batch} images per call with seeds {seed}, {seed + 1}, ...")
         if labels is not None:
             accuracy = metrics.conditional_accuracy((generated, labels), dataset=info.name)
             scores["conditional_accuracy"] = accuracy["conditional_accuracy"]
