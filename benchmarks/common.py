@@ -2,14 +2,20 @@
 writing the results files."""
 
 import argparse
+import collections
+import datetime
 import json
+import os
 import platform
+import shlex
 import statistics
 import time
 from pathlib import Path
 
 import keras
 import tensorflow as tf
+from tensorflow.python.framework import ops as tf_ops
+from tensorflow.python.profiler.internal import flops_registry  # noqa: F401  (registers the FLOP counts)
 
 import keras_gen
 
@@ -117,3 +123,105 @@ def benchmark_parser(doc):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     return parser
+
+
+# ------------------------------------------------------------- machine, matmul peak, FLOPs
+
+
+def machine():
+    """CPU model and core count of this machine, e.g. ``"Intel(R) Xeon(R) Processor, 2 cores"``."""
+    name = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                  if line.startswith("model name")]
+        name = models[0] if models else name
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def dated_header(script, argv, seed, note=None):
+    """``header`` with the date (UTC), the machine and the exact command (``argv`` quoted)."""
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    line = header(shlex.join([script, *argv]), seed, quick=False)
+    return f"{date}, {machine()}. {line}" + (f". {note}" if note else "")
+
+
+def matmul_peak_gflops(size=2048, repeats=5):
+    """Measured float32 matmul peak of this machine in GFLOP/s: the best of ``repeats``
+    timed ``size x size`` products (2 size**3 FLOPs each) in one ``tf.function``, after
+    a warm-up call."""
+    if not isinstance(size, int) or size < 1 or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"size and repeats must be integers >= 1, got {size!r} and {repeats!r}.")
+    a = tf.random.stateless_normal((size, size), seed=(0, 1))
+    b = tf.random.stateless_normal((size, size), seed=(0, 2))
+    product = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))  # the sum: a scalar to wait on
+    float(product(a, b))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        float(product(a, b))
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+LOOP_OPS = ("PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile")
+
+
+def _live_ops(graph):
+    """Operations the function really runs: those its outputs and its stateful updates
+    (control outputs) depend on. TensorFlow prunes the rest (e.g. the unused gradient
+    with respect to the input images) before running a function."""
+    todo, live = [t.op for t in graph.outputs] + list(graph.control_outputs), set()
+    while todo:
+        op = todo.pop()
+        if op.name not in live:
+            live.add(op.name)
+            todo.extend(t.op for t in op.inputs)
+            todo.extend(op.control_inputs)
+    return [op for op in graph.get_operations() if op.name in live]
+
+
+def _conv_backprop_flops(graph, op):
+    """2 x MACs of Conv2DBackpropInput/Filter, exact for any padding: one multiply-add
+    per element of the output gradient and kernel tap (TensorFlow's registry assumes
+    'same' padding)."""
+    out_backprop = op.inputs[2].shape
+    kernel = op.outputs[0].shape if op.type == "Conv2DBackpropFilter" else op.inputs[1].shape
+    return 2 * out_backprop.num_elements() * kernel.num_elements() // kernel[-1]
+
+
+def train_step_flops(model, element_spec, batch_size):
+    """FLOPs of one ``model.train_step`` on a batch of ``batch_size``, counted on its graph.
+
+    ``train_step`` is traced (not run) in a ``tf.function`` for batches shaped like
+    ``element_spec`` (a dataset's) with ``batch_size`` rows. Each operation TensorFlow
+    would run is counted with TensorFlow's FLOP registry (the one ``tf.profiler``'s
+    ``float_operation`` uses: 2 x MACs for MatMul and Conv2D, one per element for
+    element-wise ops), with exact formulas for the backward convolutions, which the
+    registry counts only for 'same' padding. Dead operations are left out. Ops without
+    a registered count (pooling argmax, random draws, ...) count 0.
+
+    Returns:
+        A dict: ``total`` FLOPs of the step, ``by_type`` (op type -> FLOPs).
+
+    Raises:
+        ValueError: for a graph with function calls or loops, whose work would be missed.
+    """
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+    spec = tf.nest.map_structure(lambda s: tf.TensorSpec((batch_size, *s.shape[1:]), s.dtype), element_spec)
+    graph = tf.function(model.train_step).get_concrete_function(spec).graph
+    by_type = collections.Counter()
+    for op in _live_ops(graph):
+        if op.type in LOOP_OPS:
+            raise ValueError(f"the train step holds a {op.type} op ({op.name}) whose FLOPs cannot be counted.")
+        if op.type in ("Conv2DBackpropInput", "Conv2DBackpropFilter"):
+            flops = _conv_backprop_flops(graph, op)
+        else:
+            try:
+                flops = tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value
+            except ValueError:  # no FLOP count registered for this op type
+                flops = None
+        if flops:
+            by_type[op.type] += int(flops)
+    return {"total": sum(by_type.values()), "by_type": dict(by_type)}

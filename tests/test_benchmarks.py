@@ -1,0 +1,119 @@
+"""The benchmark harness: its FLOP counter against hand counts, the measured matmul peak,
+and one tiny run end to end in a fresh process, as a user would start it."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import common  # noqa: E402
+import harness  # noqa: E402
+
+
+def _trained(model, x, y):
+    """The model compiled (SGD, MSE) and fit one step, so its optimizer is built."""
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
+    return model
+
+
+def test_flops_of_a_dense_train_step_match_a_hand_count():
+    batch = 8
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Dense(3, activation="relu")(inputs)))
+    x, y = np.zeros((batch, 4), np.float32), np.zeros((batch, 2), np.float32)
+    _trained(model, x, y)
+    spec = (tf.TensorSpec((None, 4)), tf.TensorSpec((None, 2)))
+    flops = common.train_step_flops(model, spec, batch)["by_type"]
+    # MatMul: 2 x MACs. Forward 4->3 and 3->2; backward: both weight gradients and the
+    # gradient into the hidden layer; the gradient into the input images is not computed.
+    forward = 2 * batch * 4 * 3 + 2 * batch * 3 * 2
+    backward = 2 * batch * 3 * 2 + 2 * batch * 2 * 3 + 2 * batch * 4 * 3
+    assert flops["MatMul"] == forward + backward == 672
+
+
+def test_flops_of_a_conv_train_step_count_the_backward_convolutions():
+    batch = 4
+    inputs = keras.Input((6, 6, 2))
+    h = keras.layers.Conv2D(3, 3, padding="valid")(inputs)  # 4x4x3
+    h = keras.layers.Conv2DTranspose(2, 3, strides=2, padding="same")(h)  # 8x8x2
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(h)))
+    _trained(model, np.zeros((batch, 6, 6, 2), np.float32), np.zeros((batch, 1), np.float32))
+    spec = (tf.TensorSpec((None, 6, 6, 2)), tf.TensorSpec((None, 1)))
+    flops = common.train_step_flops(model, spec, batch)["by_type"]
+    conv = 2 * batch * (4 * 4 * 3) * (3 * 3 * 2)  # 2 x MACs of the 'valid' Conv2D
+    transpose = 2 * batch * (4 * 4 * 3) * (3 * 3 * 2)  # each of its 4x4x3 inputs feeds a 3x3x2 patch
+    # Conv2D: the first layer's forward and the transpose's input gradient; filter
+    # gradients of both; Conv2DBackpropInput: the transpose's forward only (the first
+    # layer's input gradient is dead and left out).
+    assert flops["Conv2D"] == conv + transpose
+    assert flops["Conv2DBackpropFilter"] == conv + transpose
+    assert flops["Conv2DBackpropInput"] == transpose
+    assert flops["MatMul"] == 3 * 2 * batch * 128
+    total = common.train_step_flops(model, spec, batch)["total"]
+    assert total == sum(flops.values()) and total > 2 * conv + 2 * transpose + flops["Conv2DBackpropInput"]
+
+
+def test_matmul_peak_is_a_positive_finite_rate():
+    peak = common.matmul_peak_gflops(size=256, repeats=2)
+    assert math.isfinite(peak) and peak > 0.1
+    with pytest.raises(ValueError, match="size and repeats"):
+        common.matmul_peak_gflops(size=0)
+
+
+def test_unknown_model_and_bad_flags_are_clear_errors(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        harness.main(["--models", "dcgan", "vea"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'vea'" in err and all(name in err for name in harness.MODELS)
+    with pytest.raises(SystemExit):
+        harness.main(["--budget-seconds", "0"])
+    assert "--budget-seconds must be > 0, got 0.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        harness.main(["--dataset", "mnist", "--num-samples", "5000"])
+    assert "more than the 2000 test images of mnist" in capsys.readouterr().err
+
+
+def _numbers(value):
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def test_harness_runs_end_to_end(tmp_path):
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "harness.py"), "--quick", "--models", "dense_autoencoder",
+           "dcgan", "--out", str(tmp_path)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads((tmp_path / "harness.json").read_text())
+    assert result["header"].startswith("20") and "Command: python benchmarks/harness.py --quick" in result["header"]
+    assert result["matmul_peak"]["gflop_per_s"] > 0 and result["dataset"] == "fashion_mnist"
+    assert [r["model"] for r in result["models"]] == ["dense_autoencoder", "dcgan"]
+    for r in result["models"]:
+        assert {"images_per_s", "train_mflop_per_image", "gflop_per_s", "percent_of_peak", "train_seconds",
+                "images_seen", "points", "final", "protocol"} <= set(r)
+        assert r["images_per_s"] > 0 and r["train_seconds"] >= 3.0 and len(r["points"]) >= 1
+        assert all(math.isfinite(n) for n in _numbers(r))
+    autoencoder, gan = result["models"]
+    assert 0.0 < autoencoder["final"]["test_loss"] < 0.7
+    # 784-32-784: MatMuls 2 x 784 x 32 x (2 forward + 2 weight gradients + 1 into the code) = 0.25 MFLOP,
+    # the rest element-wise (sigmoid, loss, Adam).
+    assert autoencoder["train_mflop_per_image"] == pytest.approx(0.27, abs=0.01)
+    assert {"fid", "kid", "classifier_score", "classes_covered"} <= set(gan["final"]) and gan["final"]["fid"] > 0
+    table = (tmp_path / "harness.md").read_text()
+    assert "| dcgan |" in table and "not InceptionV3" in table
+    assert (tmp_path / "harness.png").stat().st_size > 10000
