@@ -144,15 +144,20 @@ def export_for_serving(model, data, args):
     return path
 
 
+def save_and_export(model, history, data, args):
+    """The end of every recipe: writes ``model.keras`` and ``training_curves.png`` to the
+    output folder and exports the model for serving (``export_for_serving``)."""
+    model.save(data.out / "model.keras")
+    plotting.plot_history(history, title=f"{model.name} on {data.info.name}", val_label="test split",
+                          path=data.out / "training_curves.png")
+    print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
+    return export_for_serving(model, data, args)
+
+
 def finish(model, history, data, args):
     """Prints the test loss, saves the model and the training curves, exports the model."""
     loss = report_test_loss(model, data.test, data, args)
-    model.save(data.out / "model.keras")
-    plotting.plot_history(
-        history, title=f"{model.name} on {data.info.name}", val_label="test split", path=data.out / "training_curves.png"
-    )
-    print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
-    export_for_serving(model, data, args)
+    save_and_export(model, history, data, args)
     return loss
 
 
@@ -212,11 +217,7 @@ def finish_vae(vae, history, data, args):
     if args.likelihood == "gaussian":
         print("note: the Gaussian likelihood is a density on continuous pixels; its nats are not comparable "
               "with discrete (binarized) likelihoods.")
-    vae.save(data.out / "model.keras")
-    plotting.plot_history(history, title=f"{vae.name} on {data.info.name}", val_label="test split",
-                          path=data.out / "training_curves.png")
-    print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
-    export_for_serving(vae, data, args)
+    save_and_export(vae, history, data, args)
     return result
 
 
@@ -338,7 +339,6 @@ def finish_gan(gan, history, stop, data, args):
                              title=f"{gan.name}: samples after {args.epochs} epochs (seed {args.seed})")
     plotting.plot_image_rows(interpolation_rows(gan, args.seed), path=data.out / "interpolation.png",
                              title="Generated along lines in z space: linear and spherical (slerp)")
-    plotting.plot_history(history, title=f"{gan.name} on {data.info.name}", path=data.out / "training_curves.png")
     if "diversity" in history.history:
         num = min(256, len(data.x_test))
         print(f"sample diversity: {history.history['diversity'][-1]:.3f} (mean pairwise L2 distance of {num} samples "
@@ -346,6 +346,4 @@ def finish_gan(gan, history, stop, data, args):
               f"under mode collapse; {args.epochs} epochs on {data.info.num_examples} train images, "
               f"loss {gan.gan_loss}, d_steps {gan.d_steps}, batch {args.batch_size})")
     report_sample_quality(gan, data, args)
-    gan.save(data.out / "model.keras")
-    print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
-    export_for_serving(gan, data, args)
+    save_and_export(gan, history, data, args)

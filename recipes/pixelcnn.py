@@ -27,7 +27,7 @@ import numpy as np
 
 from keras_gen import plotting
 from keras_gen.pixelcnn import build_pixelcnn, exact_nll
-from keras_gen.recipe_tools import _positive_int, export_for_serving, prepare, recipe_parser
+from keras_gen.recipe_tools import _positive_int, prepare, recipe_parser, save_and_export
 
 PUBLISHED = "published anchor: 81.30 nats, PixelCNN on statically binarized MNIST (van den Oord et al. 2016; 60,000 train images)"
 
@@ -86,11 +86,7 @@ def main(argv=None):
     print(f"sampled {count} images in {time.perf_counter() - start:.1f} s (one compiled loop over "
           f"{int(np.prod(model.image_shape))} pixel steps, tracing included)")
 
-    model.save(data.out / "model.keras")
-    plotting.plot_history(history, title=f"{model.name} on {data.info.name}", val_label="test split",
-                          path=data.out / "training_curves.png")
-    print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
-    export_for_serving(model, data, args)
+    save_and_export(model, history, data, args)
     return result
 
 
