@@ -135,7 +135,7 @@ def evaluate(args):
 
     served = load_export(args.export)
     results = evaluate_export(served, dataset=args.dataset, num_samples=args.num_samples, seed=args.seed,
-                              progress=True)
+                              progress=True, extractor=args.extractor)
     if not results:
         raise RuntimeError(f"{served.path} ({served.kind}) has no signature keras-gen can score "
                            f"(it has {', '.join(served.signatures)}).")
@@ -210,6 +210,9 @@ def build_parser():
     command.add_argument("--num-samples", type=int, default=2000,
                          help="samples and test images for FID and the other sample scores (default: 2000)")
     command.add_argument("--seed", type=int, default=0, help="default: 0")
+    command.add_argument("--extractor", choices=("domain", "inception"), default="domain",
+                         help="features for FID and the other sample scores: the dataset's domain classifier "
+                              "(default) or ImageNet InceptionV3, when its weights are in $KERAS_HOME/models/")
     command.add_argument("--json", default=None, help="also write the results with their protocol to this file")
     command.set_defaults(run=evaluate)
 

@@ -6,7 +6,10 @@ InceptionV3 is a poor fit for 28x28 grayscale and its weights cannot be download
 everywhere. Weights for ``fashion_mnist`` and the bundled ``mnist`` ship with keras_gen;
 other datasets get a classifier trained on first use. Numbers from this extractor are
 comparable with each other (same extractor, same sample counts), **not** with FID/IS
-values that papers report with InceptionV3.
+values that papers report with InceptionV3. Where keras.applications' ImageNet
+InceptionV3 weights are present (or can be downloaded), ``extractor="inception"`` gives
+the standard protocol's features and Inception Score instead (images resized to 299x299,
+gray tiled to 3 channels; see ``keras_gen.classifiers.InceptionExtractor``).
 
 Every metric takes images in [0, 1] (float) or [0, 255] (uint8), as numpy arrays, batched
 ``tf.data`` datasets (of images or ``(images, labels)``) or a keras_gen generative model
@@ -32,7 +35,7 @@ import tensorflow as tf
 from keras_gen import datasets
 from keras_gen.autoencoders import _check_positive_int
 from keras_gen.callbacks import _check_every, _check_sampler, _due
-from keras_gen.classifiers import _inception_score, _unit_images, extractor_for
+from keras_gen.classifiers import EXTRACTORS, _inception_score, _unit_images, extractor_for
 
 
 def bits_per_dim(nats, image_shape):
@@ -109,10 +112,10 @@ def _featurize(source, extractor, num, seed, what, dataset=None, offset=0):
     return features, logits, {"source": _describe(source), "num": len(images)}
 
 
-def _pair(real, generated, dataset, num_samples, seed):
+def _pair(real, generated, dataset, num_samples, seed, extractor):
     """Features of both sets and the protocol. A model as ``generated`` is asked for
     ``num_samples`` images, by default as many as ``real`` has."""
-    extractor = extractor_for(dataset)
+    extractor = extractor_for(dataset, extractor)
     name = dataset if isinstance(dataset, str) else None
     real_f, real_l, real_d = _featurize(real, extractor, num_samples, seed, "real", name)
     draws = num_samples or (real_d["num"] if callable(getattr(generated, "sample", None)) else None)
@@ -120,6 +123,12 @@ def _pair(real, generated, dataset, num_samples, seed):
     protocol = {**extractor.protocol(), "dataset": name, "num_real": real_d["num"], "num_generated": gen_d["num"],
                 "real": real_d["source"], "generated": gen_d["source"], "seed": seed}
     return (real_f, real_l), (gen_f, gen_l), protocol
+
+
+def _require_dataset_classes(extractor, what):
+    if not extractor.dataset_classes:
+        raise ValueError(f"{what} needs logits over the dataset's classes; the extractor '{extractor.name}' predicts "
+                         f"other classes (ImageNet's). Use extractor='domain'.")
 
 
 def _check_settings(k=1, num_subsets=1, subset_size=None, num_splits=1, min_share=0.5):
@@ -253,7 +262,7 @@ def _precision_recall(real, generated, k):
 # --------------------------------------------------------------------- public metrics
 
 
-def fid(real, generated, dataset="mnist", num_samples=None, seed=0):
+def fid(real, generated, dataset="mnist", num_samples=None, seed=0, extractor="domain"):
     """Frechet distance between Gaussians fitted to the domain classifier's features of
     real and generated images (Heusel et al. 2017, with the domain extractor).
 
@@ -264,12 +273,15 @@ def fid(real, generated, dataset="mnist", num_samples=None, seed=0):
         real, generated: images in [0, 1] (or uint8): arrays, ``(images, labels)``,
             batched ``tf.data`` datasets, a split name of ``dataset``, or a model with
             ``.sample(num, seed)`` (then ``num_samples`` is needed).
-        dataset: name of the dataset whose domain classifier extracts features, or a
-            ``FeatureExtractor``.
+        dataset: name of the dataset (its domain classifier extracts the features, and
+            split names refer to it), or a ``FeatureExtractor``.
         num_samples: images per set (>= 2): a random subset of a larger set, drawn with
             ``seed`` (real) and ``seed + 1`` (generated); the number of draws from a
             model. Default: every image, and as many draws as ``real`` has images.
         seed: seed of the subsets and of the model's draws (``model.sample(n, seed)``).
+        extractor: ``"domain"`` (default: the dataset's domain classifier),
+            ``"inception"`` (ImageNet InceptionV3 when its weights are present, see
+            ``keras_gen.classifiers.InceptionExtractor``) or a ``FeatureExtractor``.
 
     Returns:
         ``{"fid": float, "protocol": dict}``.
@@ -277,18 +289,19 @@ def fid(real, generated, dataset="mnist", num_samples=None, seed=0):
     Example:
         >>> fid("train", "test", dataset="fashion_mnist", num_samples=5000)["fid"]
     """
-    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed)
+    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
     return {"fid": _fid(real[0], generated[0]), "protocol": protocol}
 
 
-def kid(real, generated, dataset="mnist", num_samples=None, num_subsets=100, subset_size=None, seed=0):
+def kid(real, generated, dataset="mnist", num_samples=None, num_subsets=100, subset_size=None, seed=0,
+        extractor="domain"):
     """Kernel Inception Distance (Binkowski et al. 2018) on domain-classifier features:
     the unbiased estimate of MMD^2 with the kernel k(x, y) = (x.y / d + 1)^3, averaged over
     ``num_subsets`` seeded random subsets. Unbiased, so it can be slightly negative and
     stays comparable across sample counts; usable with a few hundred images.
 
     Args:
-        real, generated, dataset, num_samples, seed: see ``fid``.
+        real, generated, dataset, num_samples, seed, extractor: see ``fid``.
         num_subsets: subsets drawn (>= 1).
         subset_size: images per subset from each set; default ``min(1000, n_real,
             n_generated)``. When it equals both set sizes, one "subset" (the whole of
@@ -298,27 +311,28 @@ def kid(real, generated, dataset="mnist", num_samples=None, num_subsets=100, sub
         ``{"kid": mean, "kid_std": std over subsets, "protocol": dict}``.
     """
     _check_settings(num_subsets=num_subsets, subset_size=subset_size)
-    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed)
+    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
     mean, std, size, subsets = _kid(real[0], generated[0], num_subsets, subset_size, seed)
     return {"kid": mean, "kid_std": std,
             "protocol": {**protocol, "kid_subsets": subsets, "kid_subset_size": size}}
 
 
-def classifier_score(images, dataset="mnist", num_samples=None, num_splits=10, seed=0):
+def classifier_score(images, dataset="mnist", num_samples=None, num_splits=10, seed=0, extractor="domain"):
     """The Inception Score formula (Salimans et al. 2016) on the domain classifier:
     exp(E_x KL(p(y|x) || p(y))), computed on ``num_splits`` disjoint seeded splits.
-    Between 1 (one class, or no confident prediction) and the number of classes.
+    Between 1 (one class, or no confident prediction) and the number of classes. With
+    ``extractor="inception"`` this is the Inception Score itself (1000 ImageNet classes).
 
     Args:
         images: see ``fid``'s ``generated``.
-        dataset, num_samples, seed: see ``fid``.
+        dataset, num_samples, seed, extractor: see ``fid``.
         num_splits: splits (>= 1, each of >= 2 images); the usual 10 by default.
 
     Returns:
         ``{"classifier_score": mean, "classifier_score_std": std over splits, "protocol": dict}``.
     """
     _check_settings(num_splits=num_splits)
-    extractor = extractor_for(dataset)
+    extractor = extractor_for(dataset, extractor)
     _, logits, described = _featurize(images, extractor, num_samples, seed, "images",
                                        dataset if isinstance(dataset, str) else None)
     mean, std = _classifier_score(logits, num_splits, seed)
@@ -327,7 +341,7 @@ def classifier_score(images, dataset="mnist", num_samples=None, num_splits=10, s
     return {"classifier_score": mean, "classifier_score_std": std, "protocol": protocol}
 
 
-def mode_coverage(real, generated, dataset="mnist", num_samples=None, min_share=0.5, seed=0):
+def mode_coverage(real, generated, dataset="mnist", num_samples=None, min_share=0.5, seed=0, extractor="domain"):
     """Which classes a generator produces, as judged by the domain classifier.
 
     Both sets are labelled by the classifier's predictions (so its errors affect both
@@ -340,7 +354,7 @@ def mode_coverage(real, generated, dataset="mnist", num_samples=None, min_share=
     both directions, each smoothed with one pseudo-count per class so that they stay finite.
 
     Args:
-        real, generated, dataset, num_samples, seed: see ``fid``.
+        real, generated, dataset, num_samples, seed, extractor: see ``fid``.
         min_share: fraction of a class's real share that counts as covered, in (0, 1].
 
     Returns:
@@ -348,11 +362,12 @@ def mode_coverage(real, generated, dataset="mnist", num_samples=None, min_share=
         "kl_generated_real", "real_histogram", "generated_histogram", "protocol"}``.
     """
     _check_settings(min_share=min_share)
-    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed)
+    _require_dataset_classes(extractor_for(dataset, extractor), "mode_coverage")
+    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
     return {**_coverage(real[1], generated[1], min_share), "protocol": {**protocol, "min_share": min_share}}
 
 
-def precision_recall(real, generated, dataset="mnist", num_samples=None, k=3, seed=0):
+def precision_recall(real, generated, dataset="mnist", num_samples=None, k=3, seed=0, extractor="domain"):
     """Improved precision and recall (Kynkaanniemi et al. 2019) on domain features.
 
     Each set's manifold is the union of balls around its points reaching their k-th
@@ -360,19 +375,19 @@ def precision_recall(real, generated, dataset="mnist", num_samples=None, k=3, se
     (fidelity). Recall: share of real images inside the generated manifold (diversity).
 
     Args:
-        real, generated, dataset, num_samples, seed: see ``fid``.
+        real, generated, dataset, num_samples, seed, extractor: see ``fid``.
         k: neighbour defining the radii (>= 1; each set needs more than k images).
 
     Returns:
         ``{"precision": float, "recall": float, "protocol": dict}``.
     """
     _check_settings(k=k)
-    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed)
+    real, generated, protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
     precision, recall = _precision_recall(real[0], generated[0], k)
     return {"precision": precision, "recall": recall, "protocol": {**protocol, "k": k}}
 
 
-def conditional_accuracy(generator, dataset="mnist", num_samples=1000, seed=0):
+def conditional_accuracy(generator, dataset="mnist", num_samples=1000, seed=0, extractor="domain"):
     """Share of a conditional generator's images the domain classifier assigns to the
     requested class.
 
@@ -381,14 +396,15 @@ def conditional_accuracy(generator, dataset="mnist", num_samples=1000, seed=0):
             ``num_classes`` (``ConditionalGAN``, ``ConditionalVAE``), asked for
             ``num_samples`` images cycling through the classes 0, 1, 2, ...; or an
             ``(images, requested_labels)`` tuple.
-        dataset: see ``fid``.
+        dataset, extractor: see ``fid`` (the extractor must predict the dataset's classes).
         num_samples: images to generate (>= 1; ignored for a tuple).
         seed: seed of the generator's noise.
 
     Returns:
         ``{"conditional_accuracy": float, "per_class_accuracy": list, "protocol": dict}``.
     """
-    extractor = extractor_for(dataset)
+    extractor = extractor_for(dataset, extractor)
+    _require_dataset_classes(extractor, "conditional_accuracy")
     if isinstance(generator, tuple) and len(generator) == 2:
         images, labels = generator
         source = "(images, labels)"
@@ -412,11 +428,11 @@ def conditional_accuracy(generator, dataset="mnist", num_samples=1000, seed=0):
 
 
 def evaluate_samples(real, generated, dataset="mnist", num_samples=None, seed=0, k=3, num_subsets=100,
-                     subset_size=None, num_splits=10, min_share=0.5):
+                     subset_size=None, num_splits=10, min_share=0.5, extractor="domain"):
     """Every sample-quality score at once, from one pass of the extractor over each set.
 
     Args:
-        real, generated, dataset, num_samples, seed: see ``fid``.
+        real, generated, dataset, num_samples, seed, extractor: see ``fid``.
         k: see ``precision_recall``; num_subsets, subset_size: see ``kid``;
         num_splits: see ``classifier_score``; min_share: see ``mode_coverage``.
 
@@ -425,26 +441,32 @@ def evaluate_samples(real, generated, dataset="mnist", num_samples=None, seed=0,
         ``classifier_score_std``, ``real_classifier_score`` (the same formula on the
         real images, the reachable value), ``precision``, ``recall``, the
         ``mode_coverage`` keys, ``conditional_accuracy`` when ``generated`` is a
-        conditional model, and ``protocol``.
+        conditional model, and ``protocol``. An extractor whose classes are not the
+        dataset's (``"inception"``) gives no mode coverage or conditional accuracy; the
+        protocol's ``not_computed`` says so.
 
     Example:
         >>> scores = evaluate_samples("test", gan, dataset="fashion_mnist", num_samples=2000)
         >>> print(f"FID {scores['fid']:.2f} ({scores['protocol']['extractor']})")
     """
     _check_settings(k, num_subsets, subset_size, num_splits, min_share)
-    (real_f, real_l), (gen_f, gen_l), protocol = _pair(real, generated, dataset, num_samples, seed)
+    (real_f, real_l), (gen_f, gen_l), protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
     kid_mean, kid_std, size, subsets = _kid(real_f, gen_f, num_subsets, subset_size, seed)
     score, score_std = _classifier_score(gen_l, num_splits, seed)
     real_score = _classifier_score(real_l, num_splits, seed)[0]
     precision, recall = _precision_recall(real_f, gen_f, k)
     scores = {"fid": _fid(real_f, gen_f), "kid": kid_mean, "kid_std": kid_std, "classifier_score": score,
               "classifier_score_std": score_std, "real_classifier_score": real_score,
-              "precision": precision, "recall": recall, **_coverage(real_l, gen_l, min_share)}
+              "precision": precision, "recall": recall}
+    protocol = {**protocol, "k": k, "kid_subsets": subsets, "kid_subset_size": size, "num_splits": num_splits}
+    if not extractor_for(dataset, extractor).dataset_classes:
+        protocol["not_computed"] = "mode coverage and conditional accuracy (the extractor's classes are not the dataset's)"
+        return {**scores, "protocol": protocol}
+    scores.update(_coverage(real_l, gen_l, min_share))
     if hasattr(generated, "generate") and hasattr(generated, "num_classes"):
         scores["conditional_accuracy"] = conditional_accuracy(generated, dataset, protocol["num_generated"],
-                                                              seed)["conditional_accuracy"]
-    scores["protocol"] = {**protocol, "k": k, "kid_subsets": subsets, "kid_subset_size": size,
-                          "num_splits": num_splits, "min_share": min_share}
+                                                              seed, extractor)["conditional_accuracy"]
+    scores["protocol"] = {**protocol, "min_share": min_share}
     return scores
 
 
@@ -479,6 +501,8 @@ class SampleQuality(keras.callbacks.Callback):
         checkpoint_path: a ``.keras`` path for the best model, or None.
         log_dir: a TensorBoard folder for the scalar, or None.
         verbose: print one line per measurement.
+        extractor: ``"domain"`` or ``"inception"`` (see ``fid``; InceptionV3 costs about
+            1 s per 13 images on 2 CPU cores).
 
     Attributes:
         best, best_epoch: best score so far and its (0-based) epoch; ``history``: a list
@@ -491,7 +515,7 @@ class SampleQuality(keras.callbacks.Callback):
     """
 
     def __init__(self, real, metric="fid", dataset="mnist", every=1, num_samples=1000, seed=0,
-                 checkpoint_path=None, log_dir=None, verbose=1):
+                 checkpoint_path=None, log_dir=None, verbose=1, extractor="domain"):
         super().__init__()
         if metric not in CALLBACK_METRICS:
             raise ValueError(f"metric must be one of {sorted(CALLBACK_METRICS)}, got {metric!r}.")
@@ -501,7 +525,9 @@ class SampleQuality(keras.callbacks.Callback):
             raise ValueError(f"checkpoint_path must end in '.keras' (model.save's format), got {checkpoint_path!r}.")
         self.real, self.metric, self.dataset, self.every = real, metric, dataset, every
         self.num_samples, self.seed, self.checkpoint_path = num_samples, seed, checkpoint_path
-        self.log_dir, self.verbose = log_dir, verbose
+        if extractor not in EXTRACTORS:
+            raise ValueError(f"extractor must be one of {EXTRACTORS}, got {extractor!r}.")
+        self.log_dir, self.verbose, self.extractor = log_dir, verbose, extractor
         self.sign = 1.0 if CALLBACK_METRICS[metric] == "min" else -1.0
         self.best, self.best_epoch, self.history = None, None, []
         self._extractor = self._real = self._writer = None
@@ -509,7 +535,7 @@ class SampleQuality(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         _check_sampler(self.model, "SampleQuality")
         if self._real is None:  # the real features are computed once, also over several fits
-            self._extractor = extractor_for(self.dataset)
+            self._extractor = extractor_for(self.dataset, self.extractor)
             name = self.dataset if isinstance(self.dataset, str) else None
             self._real = self._extractor(_collect(self.real, self.num_samples, self.seed, "real", name)[0], "real")
         if self.log_dir is not None and self._writer is None:
@@ -565,4 +591,5 @@ class SampleQuality(keras.callbacks.Callback):
         return {"real": real, "metric": self.metric, "dataset": self.dataset if isinstance(self.dataset, str) else None,
                 "every": self.every, "num_samples": self.num_samples, "seed": self.seed,
                 "checkpoint_path": None if self.checkpoint_path is None else str(self.checkpoint_path),
-                "log_dir": None if self.log_dir is None else str(self.log_dir), "verbose": self.verbose}
+                "log_dir": None if self.log_dir is None else str(self.log_dir), "verbose": self.verbose,
+                "extractor": self.extractor}

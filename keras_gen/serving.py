@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gen import datasets, metrics
+from keras_gen.classifiers import extractor_for
 from keras_gen.export import METADATA_FILE, next_version
 from keras_gen.layers import corrupt
 from keras_gen.pixelcnn import quantize
@@ -180,7 +181,8 @@ def load_export(path):
     return Export(path)
 
 
-def evaluate_export(export, dataset=None, num_samples=2000, seed=0, batch_size=256, progress=False):
+def evaluate_export(export, dataset=None, num_samples=2000, seed=0, batch_size=256, progress=False,
+                    extractor="domain"):
     """Scores an export on a dataset's test split, each result with its protocol.
 
     - ``sample`` signature (GANs, VAEs, PixelCNN): FID, KID, classifier score,
@@ -199,6 +201,9 @@ def evaluate_export(export, dataset=None, num_samples=2000, seed=0, batch_size=2
         seed: seed of sampling, binarization and corruption.
         batch_size: images per call of the nll, reconstruct and denoise signatures.
         progress: show progress bars.
+        extractor: features of the sample scores: ``"domain"`` (the dataset's domain
+            classifier) or ``"inception"`` (ImageNet InceptionV3, when its weights are
+            present; then no mode coverage or conditional accuracy).
 
     Returns:
         A dict of results (only those the export supports), each with a ``protocol``.
@@ -217,15 +222,17 @@ def evaluate_export(export, dataset=None, num_samples=2000, seed=0, batch_size=2
     split = f"{info.num_examples} {info.name} test images ({info.source})"
     results = {}
     if "sample" in export.signatures:
+        extractor_for(info.name, extractor)  # load (or refuse) the extractor before sampling
         num = min(num_samples, len(x_test))
         labels = export.check_labels(None, num)
         # One call gives exactly model.sample(num, seed); PixelCNN samples in batches, with progress.
         batch = 100 if export.kind == "PixelCNN" else num
         generated = export.sample(num, seed=seed, labels=labels, batch_size=batch, progress=progress)
-        scores = metrics.evaluate_samples(x_test, generated, dataset=info.name, num_samples=num, seed=seed)
+        scores = metrics.evaluate_samples(x_test, generated, dataset=info.name, num_samples=num, seed=seed,
+                                          extractor=extractor)
         scores["protocol"]["sampling"] = (f"export signature 'sample', seed {seed}" if batch >= num else
                                           f"export signature 'sample', {batch} images per call with seeds {seed}, {seed + 1}, ...")
-        if labels is not None:
+        if labels is not None and "not_computed" not in scores["protocol"]:
             accuracy = metrics.conditional_accuracy((generated, labels), dataset=info.name)
             scores["conditional_accuracy"] = accuracy["conditional_accuracy"]
         results["sample_quality"] = scores

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_gen import build_conditional_gan, build_pixelcnn, cli, corrupt, datasets, export_model, metrics
+from keras_gen import build_conditional_gan, build_pixelcnn, classifiers, cli, corrupt, datasets, export_model, metrics
 from keras_gen.pixelcnn import exact_nll
 from keras_gen.serving import evaluate_export, load_export
 
@@ -82,7 +82,7 @@ def conditional_gan_files(tmp_path_factory):
     return gan, folder
 
 
-def test_export_sample_and_evaluate_a_conditional_gan(conditional_gan_files, capsys):
+def test_export_sample_and_evaluate_a_conditional_gan(conditional_gan_files, capsys, monkeypatch):
     gan, folder = conditional_gan_files
     base = folder / "saved_models"
     code, out, _ = run_cli(["export", folder / "model.keras", "--name", "cgan", "--base-dir", base, "--dataset", "mnist"],
@@ -133,6 +133,13 @@ def test_export_sample_and_evaluate_a_conditional_gan(conditional_gan_files, cap
     in_keras["conditional_accuracy"] = metrics.conditional_accuracy(gan, "mnist", num_samples=300)["conditional_accuracy"]
     for key in ("fid", "kid", "classifier_score", "precision", "recall", "classes_covered", "conditional_accuracy"):
         assert scores[key] == pytest.approx(in_keras[key], rel=1e-5, abs=1e-9), key
+
+    # InceptionV3 features need its ImageNet weights: refused before any sampling when absent.
+    monkeypatch.setattr(datasets, "_keras_home", lambda: folder / "empty_keras_home")
+    monkeypatch.delitem(classifiers._EXTRACTORS, "inception", raising=False)
+    monkeypatch.setenv("KERAS_GEN_OFFLINE", "1")
+    code, _, err = run_cli(["evaluate", base / "cgan", "--extractor", "inception"], capsys)
+    assert code == 1 and "InceptionV3 ImageNet weights not found at " in err
 
 
 def test_evaluate_reports_the_exact_pixelcnn_likelihood(tmp_path):
