@@ -4,7 +4,7 @@ from setuptools import find_packages, setup
 
 version = next(
     line.split('"')[1]
-    for line in Path("keras_gen/__init__.py").read_text().splitlines()
+    for line in Path("keras_gen/version.py").read_text().splitlines()
     if line.startswith("__version__")
 )
 
@@ -31,9 +31,10 @@ setup(
     ],
     extras_require={
         "onnx": ["tf2onnx", "onnxruntime"],  # export_model(..., onnx=True), checked with onnxruntime
-        "test": ["pytest", "tf2onnx", "onnxruntime"],
+        "test": ["pytest", "ruff", "tf2onnx", "onnxruntime"],
     },
-    entry_points={"console_scripts": ["keras-gen = keras_gen.cli:main"]},
+    py_modules=["keras_gen_cli"],  # the console script's entry: keras_gen without TensorFlow until needed
+    entry_points={"console_scripts": ["keras-gen = keras_gen_cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",

@@ -28,8 +28,8 @@ from common import EpochTimer, benchmark_parser, header, images_per_second, time
 from keras_gen import corrupt, datasets
 from keras_gen.autoencoders import (
     build_conv_autoencoder,
-    build_dense_autoencoder,
     build_denoising_autoencoder,
+    build_dense_autoencoder,
     build_latent2d_autoencoder,
 )
 

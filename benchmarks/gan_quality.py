@@ -65,7 +65,8 @@ def main(argv=None):
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['epoch']} | {r['train_seconds']} | {r['fid']:.2f} | {r['kid']:.3f} | "
-                     f"{r['classifier_score']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['classes_covered']} |")
+                     f"{r['classifier_score']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+                     f"{r['classes_covered']} |")
     table = "\n".join(lines) + "\n"
     print(table)
     if not args.quick:

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import benchmark_parser, fit_runner, header, interleaved_rates, loop_runner, write_results  # noqa: E402,E501
 
+from common import benchmark_parser, fit_runner, header, interleaved_rates, loop_runner, write_results  # noqa: E402,E501
 from keras_gen import datasets  # noqa: E402
 from keras_gen.gan import build_dcgan  # noqa: E402
 from keras_gen.losses import discriminator_loss, generator_loss  # noqa: E402

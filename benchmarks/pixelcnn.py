@@ -109,8 +109,10 @@ def sampling(model, num, seed, rounds):
 
 
 def markdown(rows, speed, head):
-    lines = [head, "", "Exact test NLL (bundled MNIST: 8,000 train / 2,000 test images, binarized once with the seed)", "",
-             "| model | params | epochs (batch 64) | train time (s) | test NLL (nats/image) | bits/dim | test NLL by epoch |",
+    lines = [head, "",
+             "Exact test NLL (bundled MNIST: 8,000 train / 2,000 test images, binarized once with the seed)", "",
+             "| model | params | epochs (batch 64) | train time (s) | test NLL (nats/image) | bits/dim "
+             "| test NLL by epoch |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['params']:,} | {r['epochs']} | {r['train_seconds']} | "
@@ -118,8 +120,8 @@ def markdown(rows, speed, head):
                      f"{', '.join(f'{v:.1f}' for v in r['test_nll_by_epoch'])} |")
     lines += ["", "Published anchor: 81.30 nats, PixelCNN on statically binarized MNIST with 60,000 train images "
               "(van den Oord et al. 2016); not the same data or budget.", "",
-              f"Time to sample {speed['images']} images of {speed['image_shape']} ({speed['pixel_steps']} pixel steps), "
-              "trained default model:", "",
+              f"Time to sample {speed['images']} images of {speed['image_shape']} "
+              f"({speed['pixel_steps']} pixel steps), trained default model:", "",
               "| sampler | seconds | speed-up over naive | same images as compiled |", "| --- | --- | --- | --- |",
               f"| compiled `model.sample` (windows of {speed['window_rows_up_columns_each_side'][0]} rows up, "
               f"{speed['window_rows_up_columns_each_side'][1]} columns each side; median of "
@@ -128,7 +130,8 @@ def markdown(rows, speed, head):
               f"{speed['speedup_full_canvas_over_naive']}x | {speed['full_canvas_gives_same_images']} |",
               f"| naive: one `predict` per pixel | {speed['naive_predict_per_pixel_seconds']} | 1x | "
               f"{speed['naive_gives_same_images']} |",
-              "", f"The compiled sampler's first call, tracing included: {speed['compiled_first_call_seconds_with_tracing']} s."]
+              "", "The compiled sampler's first call, tracing included: "
+              f"{speed['compiled_first_call_seconds_with_tracing']} s."]
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +146,8 @@ def main(argv=None):
     speed = sampling(model, 8 if quick else 64, args.seed, rounds=1 if quick else 3)
     load = [round(v, 1) for v in load_before + os.getloadavg()]
     head = header("pixelcnn.py", args.seed, quick) + (
-        f". 1-minute load average of the machine (2 cores, shared with other jobs) at start / end: {load[0]} / {load[3]}.")
+        ". 1-minute load average of the machine (2 cores, shared with other jobs) at start / end: "
+        f"{load[0]} / {load[3]}.")
     table = markdown(rows, speed, head)
     print(table)
     if not quick:

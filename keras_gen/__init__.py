@@ -1,86 +1,65 @@
 """keras_gen: generative models for Keras 3 (TensorFlow backend).
 
 Builders return Functional models; training runs through plain ``model.fit``.
+
+``import keras_gen`` registers keras_gen's layers and models with Keras (so that
+``keras.models.load_model`` reads ``.keras`` files holding them); every other name is
+imported on first use (PEP 562). The ``keras-gen`` command imports the package without
+that registration (``KERAS_GEN_LAZY_IMPORT=1``, set by its entry point
+``keras_gen_cli``), so that ``--help`` and ``list`` answer without starting TensorFlow.
 """
 
-__version__ = "0.1.0"
-
+import importlib
 import os
-import sys
 
-if os.path.basename(sys.argv[0]) == "keras-gen":  # the command line: no TensorFlow C++ info lines unless asked for
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_gen.version import __version__  # noqa: F401 (public: keras_gen.__version__)
 
-from keras_gen import (
-    callbacks, classifiers, datasets, export, gan, latent, losses, metrics, pixelcnn, plotting, serving
-)
-from keras_gen.autoencoders import (
-    build_conv_autoencoder,
-    build_dense_autoencoder,
-    build_denoising_autoencoder,
-    build_encoder_classifier,
-    build_latent2d_autoencoder,
-)
-from keras_gen.callbacks import KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
-from keras_gen.classifiers import build_domain_classifier, domain_classifier
-from keras_gen.datasets import load
-from keras_gen.export import export_generator, export_model, export_onnx, export_pixelcnn
-from keras_gen.gan import GAN, ConditionalGAN, build_conditional_gan, build_dcgan, build_gan, build_wgan_gp
-from keras_gen.layers import ClassConditioning, ImageCorruption, MaskedConv2D, Sampling, corrupt
-from keras_gen.metrics import SampleQuality, evaluate_samples
-from keras_gen.pixelcnn import PixelCNN, build_pixelcnn, exact_nll
-from keras_gen.serving import evaluate_export, load_export
-from keras_gen.vae import VAE, ConditionalVAE, build_conditional_vae, build_vae, evaluate_likelihood
+# public name -> the module that defines it
+_EXPORTS = {
+    "autoencoders": ["build_conv_autoencoder", "build_dense_autoencoder", "build_denoising_autoencoder",
+                     "build_encoder_classifier", "build_latent2d_autoencoder"],
+    "base": ["GenerativeModel"],
+    "callbacks": ["KLWarmUp", "ModeCollapseMonitor", "SampleGrid", "SampleQuality", "StopOnNonFinite"],
+    "classifiers": ["build_domain_classifier", "domain_classifier"],
+    "datasets": ["load"],
+    "export": ["export_generator", "export_model", "export_onnx", "export_pixelcnn"],
+    "gan": ["GAN", "ConditionalGAN", "build_conditional_gan", "build_dcgan", "build_gan", "build_wgan_gp"],
+    "layers": ["ClassConditioning", "ImageCorruption", "MaskedConv2D", "Sampling", "corrupt"],
+    "metrics": ["evaluate_samples"],
+    "pixelcnn": ["PixelCNN", "build_pixelcnn", "exact_nll"],
+    "serving": ["evaluate_export", "load_export"],
+    "errors": ["KerasGenError"],
+    "vae": ["VAE", "ConditionalVAE", "build_conditional_vae", "build_vae", "evaluate_likelihood"],
+}
+_MODULES = ["callbacks", "classifiers", "datasets", "export", "gan", "latent", "losses", "metrics", "pixelcnn",
+            "plotting", "serving"]
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = [
-    "ConditionalGAN",
-    "ClassConditioning",
-    "ConditionalVAE",
-    "GAN",
-    "ImageCorruption",
-    "KLWarmUp",
-    "MaskedConv2D",
-    "ModeCollapseMonitor",
-    "PixelCNN",
-    "SampleGrid",
-    "SampleQuality",
-    "Sampling",
-    "StopOnNonFinite",
-    "VAE",
-    "build_conditional_gan",
-    "build_conditional_vae",
-    "build_conv_autoencoder",
-    "build_dcgan",
-    "build_domain_classifier",
-    "build_dense_autoencoder",
-    "build_denoising_autoencoder",
-    "build_encoder_classifier",
-    "build_gan",
-    "build_latent2d_autoencoder",
-    "build_pixelcnn",
-    "build_vae",
-    "build_wgan_gp",
-    "callbacks",
-    "classifiers",
-    "corrupt",
-    "datasets",
-    "domain_classifier",
-    "evaluate_likelihood",
-    "evaluate_samples",
-    "exact_nll",
-    "export",
-    "export_generator",
-    "export_model",
-    "export_onnx",
-    "export_pixelcnn",
-    "gan",
-    "latent",
-    "load",
-    "losses",
-    "metrics",
-    "pixelcnn",
-    "plotting",
-    "serving",
-    "load_export",
-    "evaluate_export",
-]
+__all__ = sorted(_WHERE) + _MODULES
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"keras_gen.{_WHERE[name]}"), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"keras_gen.{name}")
+    else:
+        raise AttributeError(f"module 'keras_gen' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+def register_keras_objects():
+    """Imports the modules whose layers and models are registered Keras serializables
+    (``keras_gen.layers``, ``vae``, ``gan``, ``pixelcnn``), so that
+    ``keras.models.load_model`` can rebuild them from a ``.keras`` file."""
+    for module in ("layers", "vae", "gan", "pixelcnn"):
+        importlib.import_module(f"keras_gen.{module}")
+
+
+if os.environ.get("KERAS_GEN_LAZY_IMPORT") != "1":
+    register_keras_objects()

@@ -19,20 +19,9 @@ from keras import layers
 
 from keras_gen.layers import ImageCorruption
 from keras_gen.losses import reconstruction_loss
+from keras_gen.utils import check_input_shape, check_num_classes, check_positive_int
 
 ARCHITECTURES = ("dense", "conv")
-
-
-def _check_input_shape(input_shape):
-    shape = tuple(input_shape)
-    if len(shape) != 3 or not all(isinstance(d, int) and d >= 1 for d in shape):
-        raise ValueError(f"input_shape must be (height, width, channels) of positive ints, got {input_shape!r}.")
-    return shape
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
 
 
 def _output(x, activation):
@@ -73,11 +62,11 @@ def build_dense_autoencoder(
     Returns:
         ``(autoencoder, encoder, decoder)``.
     """
-    input_shape = _check_input_shape(input_shape)
-    _check_positive_int("latent_dim", latent_dim)
+    input_shape = check_input_shape(input_shape)
+    check_positive_int("latent_dim", latent_dim)
     hidden_units = tuple(hidden_units)
     for units in hidden_units:
-        _check_positive_int("hidden_units entry", units)
+        check_positive_int("hidden_units entry", units)
     pixels = math.prod(input_shape)
 
     image = keras.Input(input_shape, name="image")
@@ -111,7 +100,7 @@ def build_latent2d_autoencoder(
     Returns:
         ``(autoencoder, encoder, decoder)``; ``encoder`` outputs ``(N, 2)``.
     """
-    _check_positive_int("hidden_units", hidden_units)
+    check_positive_int("hidden_units", hidden_units)
     return build_dense_autoencoder(
         input_shape,
         latent_dim=2,
@@ -145,12 +134,12 @@ def build_conv_autoencoder(
     Returns:
         ``(autoencoder, encoder, decoder)``.
     """
-    input_shape = _check_input_shape(input_shape)
+    input_shape = check_input_shape(input_shape)
     filters = tuple(filters)
     if not filters:
         raise ValueError("filters must name at least one stage, got ().")
     for f in filters:
-        _check_positive_int("filters entry", f)
+        check_positive_int("filters entry", f)
     factor = 2 ** len(filters)
     height, width, channels = input_shape
     if height % factor or width % factor:
@@ -225,8 +214,7 @@ def build_encoder_classifier(encoder, num_classes, freeze_encoder=True, optimize
         A compiled classifier taking images and returning class probabilities, trained
         with integer labels (sparse categorical cross-entropy, accuracy metric).
     """
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+    check_num_classes(num_classes)
     encoder.trainable = not freeze_encoder
     image = keras.Input(encoder.input.shape[1:], name="image")
     x = layers.Flatten()(encoder(image))

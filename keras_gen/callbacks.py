@@ -1,8 +1,9 @@
 """Keras callbacks of keras_gen: KL warm-up for VAEs; sample grids from fixed noise,
-non-finite loss detection and a mode-collapse warning for generative models.
+sample-quality scores with best-model checkpoints, non-finite loss detection and a
+mode-collapse warning for generative models.
 
-Sampling callbacks need a model with ``sample(num, seed)`` returning images in [0, 1]
-(``GAN``, ``ConditionalGAN``, ``VAE``). To resume an interrupted run with its optimizer
+Sampling callbacks take any ``keras_gen.base.GenerativeModel`` (VAEs, GANs, PixelCNN):
+they call its ``sample(num, seed)``, which returns images in [0, 1]. To resume an interrupted run with its optimizer
 state, add Keras's own ``keras.callbacks.BackupAndRestore(backup_dir)``: keras_gen models
 save both optimizers and the noise generator's state with their weights.
 """
@@ -17,6 +18,17 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gen import plotting
+from keras_gen.base import GenerativeModel
+from keras_gen.classifiers import EXTRACTORS, extractor_for
+from keras_gen.metrics import (
+    collect_images,
+    fid_from_features,
+    inception_score,
+    kid_from_features,
+    mean_pairwise_distance,
+    precision_recall_from_features,
+)
+from keras_gen.utils import check_every, check_positive_int, due, unit_images
 
 
 class KLWarmUp(keras.callbacks.Callback):
@@ -71,20 +83,10 @@ class KLWarmUp(keras.callbacks.Callback):
         return {"epochs": self.epochs, "start": self.start, "target": self.target}
 
 
-def _check_every(every):
-    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-        raise ValueError(f"every must be an integer >= 1 (epochs), got {every!r}.")
-
-
 def _check_sampler(model, callback):
-    if not callable(getattr(model, "sample", None)):
-        raise ValueError(f"{callback} needs a model with sample(num, seed) (GAN, ConditionalGAN, VAE), "
-                         f"got {type(model).__name__}.")
-
-
-def _due(epoch, every, total):
-    """True at epochs every, 2 * every, ... (1-based) and at the last epoch."""
-    return (epoch + 1) % every == 0 or (total is not None and epoch + 1 == total)
+    if not isinstance(model, GenerativeModel):
+        raise ValueError(f"{callback} needs a keras_gen generative model (VAE, GAN, PixelCNN, ...), whose "
+                         f"sample(num, seed) it calls; got {type(model).__name__}.")
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -111,13 +113,14 @@ class SampleGrid(keras.callbacks.Callback):
 
     def __init__(self, directory=None, every=1, num=64, ncols=8, seed=0, log_dir=None, prefix="samples"):
         super().__init__()
-        _check_every(every)
+        check_every(every)
         if directory is None and log_dir is None:
             raise ValueError("give a directory for PNGs, a TensorBoard log_dir, or both; got neither.")
         if not isinstance(num, int) or num < 1 or not isinstance(ncols, int) or ncols < 1:
             raise ValueError(f"num and ncols must be integers >= 1, got num={num!r}, ncols={ncols!r}.")
         self.directory = None if directory is None else Path(directory)
-        self.log_dir, self.every, self.num, self.ncols, self.seed, self.prefix = log_dir, every, num, ncols, seed, prefix
+        self.log_dir, self.every, self.num, self.ncols, self.seed, self.prefix = (
+            log_dir, every, num, ncols, seed, prefix)
         self.paths = []
         self._writer = None
 
@@ -127,7 +130,7 @@ class SampleGrid(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
 
     def on_epoch_end(self, epoch, logs=None):
-        if not _due(epoch, self.every, self.params.get("epochs")):
+        if not due(epoch, self.every, self.params.get("epochs")):
             return
         images = self.model.sample(self.num, seed=self.seed)
         if self.directory is not None:
@@ -193,16 +196,6 @@ class StopOnNonFinite(keras.callbacks.Callback):
         return {"monitor": self.monitor}
 
 
-def mean_pairwise_distance(images):
-    """Mean Euclidean distance between all pairs of distinct images (flattened)."""
-    flat = np.asarray(images, np.float64).reshape(len(images), -1)
-    if len(flat) < 2:
-        raise ValueError(f"need at least 2 images for a pairwise distance, got {len(flat)}.")
-    squared = np.sum(flat**2, axis=1)
-    distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2.0 * flat @ flat.T, 0.0))
-    return float(distances.sum() / (len(flat) * (len(flat) - 1)))
-
-
 class ModeCollapseMonitor(keras.callbacks.Callback):
     """Warns when generated samples are much less varied than real images: a sign of
     mode collapse (the generator covering few modes of the data).
@@ -226,7 +219,7 @@ class ModeCollapseMonitor(keras.callbacks.Callback):
 
     def __init__(self, real_images, every=1, num=256, threshold=0.3, stop=False, seed=0):
         super().__init__()
-        _check_every(every)
+        check_every(every)
         if not isinstance(num, int) or num < 2:
             raise ValueError(f"num must be an integer >= 2, got {num!r}.")
         if not isinstance(threshold, (int, float)) or not 0.0 < threshold <= 1.0:
@@ -245,7 +238,7 @@ class ModeCollapseMonitor(keras.callbacks.Callback):
         _check_sampler(self.model, "ModeCollapseMonitor")
 
     def on_epoch_end(self, epoch, logs=None):
-        if not _due(epoch, self.every, self.params.get("epochs")):
+        if not due(epoch, self.every, self.params.get("epochs")):
             return
         images = self.model.sample(self.num, seed=self.seed)
         diversity = mean_pairwise_distance(images) / self.real_distance if np.isfinite(images).all() else 0.0
@@ -261,3 +254,127 @@ class ModeCollapseMonitor(keras.callbacks.Callback):
     def get_config(self):
         return {"every": self.every, "num": self.num, "threshold": self.threshold, "stop": self.stop,
                 "seed": self.seed}
+
+
+CALLBACK_METRICS = {"fid": "min", "kid": "min", "classifier_score": "max", "precision": "max", "recall": "max"}
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class SampleQuality(keras.callbacks.Callback):
+    """Measures a generator's samples every ``every`` epochs (and after the last one),
+    logs the score and keeps the best model (GAN quality often peaks, then degrades).
+
+    At the end of each measured epoch, ``num_samples`` images from
+    ``model.sample(num_samples, seed=seed)`` (the same z every time) are scored against
+    a fixed set of ``num_samples`` real images. The score goes into ``logs[metric]``, so
+    ``History`` and a ``keras.callbacks.TensorBoard`` listed *after* this callback
+    record it (only measured epochs carry it); with ``log_dir`` it is also written as a
+    ``tf.summary`` scalar ``sample_quality/<metric>`` (step: the 0-based epoch, as Keras's
+    own epoch scalars). With ``checkpoint_path`` the model is saved there whenever the
+    score improves (lower FID/KID, higher others).
+
+    Args:
+        real: real images in [0, 1] (or uint8): an array, ``(images, labels)``, a batched
+            ``tf.data`` dataset or a split name of ``dataset``.
+        metric: one of ``CALLBACK_METRICS``: ``"fid"``, ``"kid"``, ``"classifier_score"``,
+            ``"precision"``, ``"recall"``.
+        dataset: name of the dataset whose domain classifier extracts features.
+        every: measure after every ``every``-th epoch (>= 1) and after the last one.
+        num_samples: images per set (a seeded subset of ``real``).
+        seed: seed of the real subset and of the generated draws.
+        checkpoint_path: a ``.keras`` path for the best model, or None.
+        log_dir: a TensorBoard folder for the scalar, or None.
+        verbose: print one line per measurement.
+        extractor: ``"domain"`` or ``"inception"`` (see ``fid``; InceptionV3 costs about
+            1 s per 13 images on 2 CPU cores).
+
+    Attributes:
+        best, best_epoch: best score so far and its (0-based) epoch; ``history``: a list
+        of ``(epoch, score)``.
+
+    Example:
+        >>> quality = SampleQuality("test", metric="fid", dataset="fashion_mnist", every=5,
+        ...                         checkpoint_path="best.keras")
+        >>> gan.fit(train, epochs=50, callbacks=[quality, keras.callbacks.TensorBoard("logs")])
+    """
+
+    def __init__(self, real, metric="fid", dataset="mnist", every=1, num_samples=1000, seed=0,
+                 checkpoint_path=None, log_dir=None, verbose=1, extractor="domain"):
+        super().__init__()
+        if metric not in CALLBACK_METRICS:
+            raise ValueError(f"metric must be one of {sorted(CALLBACK_METRICS)}, got {metric!r}.")
+        check_every(every)
+        check_positive_int("num_samples", num_samples)
+        if checkpoint_path is not None and not str(checkpoint_path).endswith(".keras"):
+            raise ValueError(f"checkpoint_path must end in '.keras' (model.save's format), got {checkpoint_path!r}.")
+        self.real, self.metric, self.dataset, self.every = real, metric, dataset, every
+        self.num_samples, self.seed, self.checkpoint_path = num_samples, seed, checkpoint_path
+        if extractor not in EXTRACTORS:
+            raise ValueError(f"extractor must be one of {EXTRACTORS}, got {extractor!r}.")
+        self.log_dir, self.verbose, self.extractor = log_dir, verbose, extractor
+        self.sign = 1.0 if CALLBACK_METRICS[metric] == "min" else -1.0
+        self.best, self.best_epoch, self.history = None, None, []
+        self._extractor = self._real = self._writer = None
+
+    def on_train_begin(self, logs=None):
+        _check_sampler(self.model, "SampleQuality")
+        if self._real is None:  # the real features are computed once, also over several fits
+            self._extractor = extractor_for(self.dataset, self.extractor)
+            name = self.dataset if isinstance(self.dataset, str) else None
+            self._real = self._extractor(
+                collect_images(self.real, self.num_samples, self.seed, "real", name)[0], "real")
+        if self.log_dir is not None and self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.log_dir))
+
+    def score(self):
+        """The metric of ``num_samples`` images the model samples now with ``seed``."""
+        images = unit_images(self.model.sample(self.num_samples, seed=self.seed), "generated")
+        features, logits = self._extractor(images, "generated")
+        real_features, _ = self._real
+        if self.metric == "fid":
+            return fid_from_features(real_features, features)
+        if self.metric == "kid":
+            return kid_from_features(real_features, features, 100, None, self.seed)[0]
+        if self.metric == "classifier_score":
+            return inception_score(logits, 10, self.seed)[0]
+        precision, recall = precision_recall_from_features(real_features, features, 3)
+        return precision if self.metric == "precision" else recall
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not due(epoch, self.every, self.params.get("epochs")):
+            return
+        value = self.score()
+        self.history.append((epoch, value))
+        if logs is not None:
+            logs[self.metric] = value
+        if self._writer is not None:
+            with self._writer.as_default():
+                tf.summary.scalar(f"sample_quality/{self.metric}", value, step=epoch)
+            self._writer.flush()
+        improved = self.best is None or self.sign * value < self.sign * self.best
+        if improved:
+            self.best, self.best_epoch = value, epoch
+            if self.checkpoint_path is not None:
+                self.model.save(self.checkpoint_path)
+        if self.verbose:
+            saved = f"; saved to {self.checkpoint_path}" if improved and self.checkpoint_path else ""
+            print(f"epoch {epoch + 1}: {self.metric} {value:.4f} ({self.num_samples} samples, seed {self.seed}, "
+                  f"{self._extractor.name}){' best so far' if improved else ''}{saved}")
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def get_config(self):
+        """The arguments; ``real`` only when it is a split name (arrays are not serialised)."""
+        real = self.real if isinstance(self.real, str) else None
+        return {"real": real, "metric": self.metric, "dataset": self.dataset if isinstance(self.dataset, str) else None,
+                "every": self.every, "num_samples": self.num_samples, "seed": self.seed,
+                "checkpoint_path": None if self.checkpoint_path is None else str(self.checkpoint_path),
+                "log_dir": None if self.log_dir is None else str(self.log_dir), "verbose": self.verbose,
+                "extractor": self.extractor}

@@ -23,8 +23,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from keras_gen import __version__, datasets
-from keras_gen.autoencoders import _check_input_shape, _check_positive_int
+from keras_gen import datasets
+from keras_gen.utils import check_input_shape, check_num_classes, check_positive_int, unit_images
+from keras_gen.version import __version__
 
 SHIPPED_CLASSIFIER_DIR = Path(__file__).parent / "data" / "classifiers"
 CLASSIFIER_RECIPE = {"epochs": 12, "batch_size": 128, "learning_rate": 1e-3, "seed": 0}
@@ -46,11 +47,10 @@ def build_domain_classifier(input_shape=(28, 28, 1), num_classes=10, seed=0):
     Returns:
         An uncompiled Functional ``keras.Model`` from images to logits.
     """
-    shape = _check_input_shape(input_shape)
+    shape = check_input_shape(input_shape)
     if shape[0] < 8 or shape[1] < 8:
         raise ValueError(f"input_shape must be at least 8x8 (three 2x2 poolings), got {shape}.")
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+    check_num_classes(num_classes)
     rng = np.random.default_rng(seed)
 
     def init():
@@ -87,13 +87,12 @@ def train_domain_classifier(name="mnist", epochs=None, batch_size=None, learning
 
     Returns:
         ``(model, info)``: the trained model and a JSON-able dict of its protocol and
-        results (``test_accuracy``, ``test_classifier_score`` over 10 splits, split
-        sources and sizes, recipe, versions).
+        results (``test_accuracy``, split sources and sizes, recipe, versions).
     """
     recipe = {key: value if given is None else given for (key, value), given in
               zip(CLASSIFIER_RECIPE.items(), (epochs, batch_size, learning_rate, seed))}
     for key in ("epochs", "batch_size"):
-        _check_positive_int(key, recipe[key])
+        check_positive_int(key, recipe[key])
     if not isinstance(recipe["learning_rate"], (int, float)) or recipe["learning_rate"] <= 0:
         raise ValueError(f"learning_rate must be a number > 0, got {recipe['learning_rate']!r}.")
     keras.utils.set_random_seed(recipe["seed"])
@@ -118,7 +117,6 @@ def train_domain_classifier(name="mnist", epochs=None, batch_size=None, learning
         "test_split": f"{test_info.split}: {test_info.source.split(' (')[0]}",
         "test_images": test_info.num_examples,
         "test_accuracy": round(float(np.mean(logits.argmax(1) == y_test)), 4),
-        "test_classifier_score": round(_inception_score(logits, 10, seed=0)[0], 4),
         "image_shape": list(train_info.image_shape),
         "num_classes": num_classes,
         "recipe": {**recipe, "limit": limit, "optimizer": "Adam, cosine decay to 0",
@@ -215,7 +213,7 @@ class FeatureExtractor:
     dataset_classes = True
 
     def __init__(self, classifier, name="domain classifier", info=None, batch_size=500, features_layer=FEATURES_LAYER):
-        _check_positive_int("batch_size", batch_size)
+        check_positive_int("batch_size", batch_size)
         try:
             features = classifier.get_layer(features_layer).output
         except ValueError:
@@ -243,7 +241,7 @@ class FeatureExtractor:
                              f"{self.image_shape}.")
 
     def __call__(self, images, what="images"):
-        images = _unit_images(images, what)
+        images = unit_images(images, what)
         self._check_shape(images, what)
         parts = [self._forward(tf.constant(images[i:i + self.batch_size]))
                  for i in range(0, len(images), self.batch_size)]
@@ -260,7 +258,8 @@ class FeatureExtractor:
 
 # keras.applications' InceptionV3 ImageNet weights (with the top): its file name, URL and MD5.
 INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
-INCEPTION_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + INCEPTION_WEIGHTS_FILE
+INCEPTION_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+                         + INCEPTION_WEIGHTS_FILE)
 INCEPTION_WEIGHTS_MD5 = "9a0d58056eeedaa3f26cb7ebd46da564"
 INCEPTION_SIZE = 299
 
@@ -305,15 +304,16 @@ class InceptionExtractor(FeatureExtractor):
     dataset_classes = False
 
     def __init__(self, weights=None, download=None, batch_size=50):
-        _check_positive_int("batch_size", batch_size)
+        check_positive_int("batch_size", batch_size)
         path = Path(weights) if weights is not None else inception_weights_path()
         if not path.is_file():
             if weights is not None or not datasets._download_allowed(download):
                 raise FileNotFoundError(
                     f"InceptionV3 ImageNet weights not found at {path}. On a machine with network, run "
-                    f"python -c \"import keras; keras.applications.InceptionV3()\" once (it stores {INCEPTION_WEIGHTS_FILE}"
-                    f" in $KERAS_HOME/models/), or copy that file from {INCEPTION_WEIGHTS_URL} and pass weights=<its path>"
-                    f". Without it, use the domain classifier (extractor='domain').")
+                    f"python -c \"import keras; keras.applications.InceptionV3()\" once "
+                    f"(it stores {INCEPTION_WEIGHTS_FILE} in $KERAS_HOME/models/), or copy that file from "
+                    f"{INCEPTION_WEIGHTS_URL} and pass weights=<its path>. Without it, use the domain classifier "
+                    f"(extractor='domain').")
             path = Path(keras.utils.get_file(INCEPTION_WEIGHTS_FILE, INCEPTION_WEIGHTS_URL, cache_subdir="models",
                                              file_hash=INCEPTION_WEIGHTS_MD5))
         network = keras.applications.InceptionV3(include_top=True, weights=None, classifier_activation=None)
@@ -341,8 +341,8 @@ class InceptionExtractor(FeatureExtractor):
 
     def _check_shape(self, images, what):
         if images.shape[-1] not in (1, 3):
-            raise ValueError(f"{what} have {images.shape[-1]} channels; the InceptionV3 extractor takes 1 (gray, tiled) "
-                             f"or 3 (RGB).")
+            raise ValueError(f"{what} have {images.shape[-1]} channels; the InceptionV3 extractor takes 1 "
+                             f"(gray, tiled) or 3 (RGB).")
 
 
 EXTRACTORS = ("domain", "inception")
@@ -376,26 +376,3 @@ def extractor_for(dataset="mnist", extractor="domain"):
         _EXTRACTORS[dataset] = FeatureExtractor(model, name=f"keras_gen domain classifier ({info['dataset']})",
                                                 info=info)
     return _EXTRACTORS[dataset]
-
-
-def _unit_images(images, what):
-    """Validated float32 images in [0, 1], shaped (N, H, W, C); uint8 is divided by 255."""
-    if not hasattr(images, "shape") or not hasattr(images, "dtype"):
-        raise TypeError(f"{what} must be an image array, got {type(images).__name__}.")
-    try:
-        images, _ = datasets._check_arrays(np.asarray(images), None)
-    except datasets.DatasetError as err:
-        raise ValueError(f"{what}: {err} (metrics take float images in [0, 1] or uint8 in [0, 255]).") from None
-    return datasets.to_unit_float(images)
-
-
-def _inception_score(logits, num_splits, seed):
-    """exp(E_x KL(p(y|x) || p(y))) over ``num_splits`` seeded disjoint splits: (mean, std)."""
-    order = np.random.default_rng(seed).permutation(len(logits))
-    log_p = logits - logits.max(1, keepdims=True)
-    log_p = log_p - np.log(np.exp(log_p).sum(1, keepdims=True))
-    scores = []
-    for part in np.array_split(order, num_splits):
-        log_marginal = np.log(np.exp(log_p[part]).mean(0))
-        scores.append(math.exp(float(np.mean(np.sum(np.exp(log_p[part]) * (log_p[part] - log_marginal), 1)))))
-    return float(np.mean(scores)), float(np.std(scores))

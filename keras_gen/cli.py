@@ -4,9 +4,13 @@ A thin layer over the library: ``train`` runs the recipes (``keras_gen.recipes``
 scripts in ``recipes/``), ``sample`` and ``evaluate`` use ``keras_gen.serving``, and
 ``export`` uses ``keras_gen.export.export_model``.
 
-Exit codes: 0 success; 1 the work failed (a missing or foreign file, an existing export
-version, a model that was never trained, training that diverged); 2 a bad command line
-(unknown command or flag, a label out of range, z of the wrong size).
+Exit codes, chosen by the exception's type: 0 success; 1 the work failed (a missing or
+foreign file, an existing export version, a model that was never trained, training that
+diverged: ``KerasGenError`` and OS errors); 2 a bad command line (unknown command or flag,
+and ``InvalidInputError``: a label out of range, z of the wrong size).
+
+The command imports TensorFlow only when a command needs it, and shows TensorFlow's C++
+start-up log lines only with ``--verbose`` (or an explicit ``TF_CPP_MIN_LOG_LEVEL``).
 """
 
 import argparse
@@ -15,6 +19,8 @@ import json
 import pkgutil
 import sys
 from pathlib import Path
+
+from keras_gen.console import quiet_tensorflow
 
 EPILOG = ("exit codes: 0 success; 1 the work failed (missing or foreign file, existing export version, untrained "
           "model, diverged training); 2 bad command line (unknown command or flag, label out of range, wrong z size)")
@@ -28,7 +34,7 @@ def recipe_names():
     """Models ``keras-gen train`` knows: the recipes shipped in ``keras_gen.recipes``."""
     from keras_gen import recipes
 
-    return sorted(module.name for module in pkgutil.iter_modules(recipes.__path__))
+    return sorted(module.name for module in pkgutil.iter_modules(recipes.__path__) if not module.name.startswith("_"))
 
 
 def _summary(module_name):
@@ -54,10 +60,15 @@ def train(args):
 def _load_keras_model(path):
     import keras
 
+    import keras_gen
+
+    keras_gen.register_keras_objects()
+    from keras_gen.errors import ModelFileError
+
     try:
         return keras.models.load_model(path)
     except Exception as err:  # a corrupt or foreign file: say what it is, not a traceback
-        raise RuntimeError(f"cannot load {path} as a Keras model: {type(err).__name__}: {str(err)[:300]}") from None
+        raise ModelFileError(f"cannot load {path} as a Keras model: {type(err).__name__}: {str(err)[:300]}") from None
 
 
 def _read_z(path):
@@ -84,18 +95,12 @@ def sample(args):
         images = _sample_keras_model(_load_keras_model(source), args)
     else:
         served = load_export(source)
-        try:
-            if args.z is not None:
-                z = _read_z(args.z)
-                images = served.decode(served.check_z(z), labels=args.label)
-            else:
-                served.check_labels(args.label, args.n)
-                images = served.sample(args.n, seed=args.seed, labels=args.label, batch_size=args.batch_size,
-                                       progress=True)
-        except ValueError as err:
-            if "signature" in str(err):
-                raise
-            raise UsageError(str(err)) from None
+        if args.z is not None:
+            images = served.decode(served.check_z(_read_z(args.z)), labels=args.label)
+        else:
+            served.check_labels(args.label, args.n)
+            images = served.sample(args.n, seed=args.seed, labels=args.label, batch_size=args.batch_size,
+                                   progress=True)
         source = served.path
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -108,26 +113,21 @@ def sample(args):
 
 
 def _sample_keras_model(model, args):
-    from keras_gen.gan import GAN
-    from keras_gen.pixelcnn import PixelCNN
-    from keras_gen.vae import VAE, check_labels
+    from keras_gen.base import GenerativeModel
+    from keras_gen.errors import UnsupportedModelError
+    from keras_gen.utils import check_labels
 
-    if not isinstance(model, (GAN, VAE, PixelCNN)):
-        raise RuntimeError(f"{args.source} holds a {type(model).__name__} ({model.name!r}), which has no prior to "
-                           "sample from; sampling needs a GAN, VAE or PixelCNN.")
-    num_classes = getattr(model, "num_classes", None)
-    if args.label is not None and num_classes is None:
+    if not isinstance(model, GenerativeModel):
+        raise UnsupportedModelError(f"{args.source} holds a {type(model).__name__} ({model.name!r}), which has no "
+                                    "prior to sample from; sampling needs a keras_gen generative model (VAE, GAN, "
+                                    "PixelCNN, ...).")
+    if args.label is not None and not model.conditional:
         raise UsageError(f"{model.name!r} is not conditional: it takes no --label.")
     if args.z is not None:
         raise UsageError("--z works with exports (keras-gen export first); for a .keras file use --seed.")
-    if num_classes is None:
+    if args.label is None:
         return model.sample(args.n, seed=args.seed)
-    labels = [args.label] * args.n if args.label is not None else [i % num_classes for i in range(args.n)]
-    try:
-        labels = check_labels(labels, num_classes, what="--label")
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    return model.generate(labels, seed=args.seed)
+    return model.generate(check_labels([args.label] * args.n, model.num_classes, what="--label"), seed=args.seed)
 
 
 def evaluate(args):
@@ -137,8 +137,10 @@ def evaluate(args):
     results = evaluate_export(served, dataset=args.dataset, num_samples=args.num_samples, seed=args.seed,
                               progress=True, extractor=args.extractor)
     if not results:
-        raise RuntimeError(f"{served.path} ({served.kind}) has no signature keras-gen can score "
-                           f"(it has {', '.join(served.signatures)}).")
+        from keras_gen.errors import UnsupportedModelError
+
+        raise UnsupportedModelError(f"{served.path} ({served.kind}) has no signature keras-gen can score "
+                                    f"(it has {', '.join(served.signatures)}).")
     print(f"evaluation of {served.path} ({served.kind}, trained on {served.metadata.get('dataset')}):")
     for name, result in results.items():
         numbers = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -150,22 +152,30 @@ def evaluate(args):
 
 
 def export(args):
+    from keras_gen.errors import ExportExistsError, UntrainedModelError
     from keras_gen.export import export_model
 
     source = Path(args.model)
     if source.suffix != ".keras" or not source.is_file():
         raise FileNotFoundError(f"{source} is not a .keras file (expected the model.keras a recipe writes).")
     model = _load_keras_model(source)
-    path = export_model(model, args.name, base_dir=args.base_dir, version=args.version, overwrite=args.overwrite,
-                        image_dtype="uint8" if args.uint8 else "float32", dataset=args.dataset,
-                        allow_untrained=args.allow_untrained, onnx=args.onnx)
+    try:
+        path = export_model(model, args.name, base_dir=args.base_dir, version=args.version,
+                            overwrite=args.overwrite, image_dtype="uint8" if args.uint8 else "float32",
+                            dataset=args.dataset, allow_untrained=args.allow_untrained, onnx=args.onnx)
+    except ExportExistsError as err:
+        raise ExportExistsError(f"{err.path} already exists; add --overwrite or choose another --version.",
+                                err.path) from None
+    except UntrainedModelError:
+        raise UntrainedModelError(f"{source} holds a model that was never trained (its optimizer took 0 steps); "
+                                  "train it first, or add --allow-untrained to export it anyway.") from None
     metadata = json.loads((path / "keras_gen.json").read_text())
     print(f"exported {metadata['kind']} {model.name!r} to {path}/ with signatures: "
           f"{', '.join(metadata['signatures'])}")
 
 
 def list_command(args):
-    from keras_gen.serving import list_exports
+    from keras_gen.layout import list_exports
 
     print("models (keras-gen train <model> --help):")
     for name in recipe_names():
@@ -182,11 +192,13 @@ def list_command(args):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-gen", description=__doc__.split("\n\n")[0], epilog=EPILOG)
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     command = commands.add_parser("train", help="train a model: runs its recipe (keras-gen list shows them)",
                                   description="Runs recipes/<model>.py with the flags that follow the model name.",
-                                  epilog="flags after <model> go to the recipe; keras-gen train <model> --help lists them")
+                                  epilog="flags after <model> go to the recipe; "
+                                         "keras-gen train <model> --help lists them")
     command.add_argument("model", help="a recipe name, e.g. vae, dcgan, pixelcnn")
     command.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's flags")
     command.set_defaults(run=train)
@@ -238,16 +250,17 @@ def main(argv=None):
     """Entry point of the ``keras-gen`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_tensorflow(args.verbose)
+    from keras_gen.errors import KerasGenError
+
     try:
         args.run(args)
     except UsageError as err:
         parser.exit(2, f"keras-gen {args.command}: error: {err}\n")
-    except (FileNotFoundError, FileExistsError, ValueError, TypeError, RuntimeError, ImportError) as err:
-        message = str(err)
-        for api, flag in (("pass overwrite=True or another version", "add --overwrite or choose another --version"),
-                          ("pass allow_untrained=True", "add --allow-untrained")):
-            message = message.replace(api, flag)
-        parser.exit(1, f"keras-gen {args.command}: error: {message}\n")
+    except KerasGenError as err:
+        parser.exit(err.exit_code, f"keras-gen {args.command}: error: {err}\n")
+    except (OSError, ValueError, TypeError, RuntimeError, ImportError) as err:
+        parser.exit(1, f"keras-gen {args.command}: error: {err}\n")
     except KeyboardInterrupt:
         parser.exit(130, "keras-gen: interrupted\n")
     return 0

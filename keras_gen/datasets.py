@@ -3,18 +3,37 @@
 ``load(name, split=...)`` returns a cached, shuffled, batched and prefetched
 ``tf.data.Dataset`` of float32 images shaped ``(H, W, C)`` (and integer labels on
 request). ``load_arrays`` returns the same data as numpy arrays, for plots and metrics.
+``name`` is one of ``NAMED_DATASETS``, a TensorFlow Datasets image dataset name, a
+folder of image files, or numpy arrays.
 
-Where the data comes from, in this order:
+Where named datasets come from: ``SOURCES``, an ordered dict of source name -> source
+function, asked in order until one has the data:
 
-1. an explicit local path (``data_dir=``: IDX files, Keras' ``mnist.npz``, or the
-   ``cifar-10-batches-py`` folder), or a folder of image files passed as ``name``;
-2. Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist/``);
-3. the Keras datasets cache (``$KERAS_HOME/datasets``), downloading when allowed;
-4. TensorFlow Datasets (an already prepared copy, then a download when allowed).
+- ``"data_dir"``: the folder passed as ``data_dir=`` (IDX files, Keras' ``mnist.npz``
+  or the ``cifar-10-batches-py`` folder). When given, the dataset must be there.
+- ``"KERAS_GEN_DATA_DIR"``: the folders listed in the ``KERAS_GEN_DATA_DIR`` environment
+  variable (separated by ``os.pathsep``), each with one subfolder per dataset named
+  after it (``mnist/``, ``fashion_mnist/``, ``cifar10/``) holding the same files.
+- ``"debian"``: Debian's ``dataset-fashion-mnist`` package (``DEBIAN_FASHION_MNIST_DIR``).
+- ``"keras_cache"``: the Keras datasets cache (``$KERAS_HOME/datasets``, else
+  ``~/.keras/datasets``), downloading when allowed.
+- ``"tfds"``: TensorFlow Datasets (an already prepared copy, then a download when allowed).
+- ``"bundled_mnist"``: for ``"mnist"`` only, the real MNIST test split bundled with
+  keras_gen (10,000 images): images 0-7999 serve as ``train`` and 8000-9999 as ``test``,
+  so the two never overlap. It says so in one line on stderr.
 
-When none of these has full MNIST, ``"mnist"`` falls back to the copy of the real
-MNIST test split bundled with keras_gen (10,000 images) and says so in one line:
-images 0-7999 serve as ``train`` and 8000-9999 as ``test``, so the two never overlap.
+A source function takes ``(name, split, data_dir, download)`` and returns
+``(images, labels, class_names, description)``, or None when it does not serve ``name``.
+It raises ``NotInSource(reason)`` when it serves ``name`` but has no copy (the search goes
+on) and ``DatasetError`` when its copy is broken (the search stops). Reorder, remove or
+add entries to change the search; ``SOURCES.pop("bundled_mnist")``, for instance, turns
+the bundled fallback off. Downloads happen unless ``download=False``,
+``KERAS_GEN_OFFLINE=1`` or the machine has no network.
+
+Folders of image files are read with ``keras.utils.image_dataset_from_directory``: one
+subfolder per class gives labels, a folder without subfolders gives images alone. Every
+image keeps its size unless ``image_size=(H, W)`` is given; a file that cannot be decoded
+is named in the error.
 """
 
 import dataclasses
@@ -26,8 +45,12 @@ import socket
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_gen.errors import DatasetError
+from keras_gen.utils import check_image_array, check_value_range, to_unit_float
 
 BUNDLED_MNIST_DIR = Path(__file__).parent / "data" / "mnist"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -45,15 +68,12 @@ CLASS_NAMES = {
     ],
 }
 NAMED_DATASETS = tuple(CLASS_NAMES)
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # what image_dataset_from_directory reads
+_COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}  # channels -> its color_mode
 BINARIZE_MODES = (None, "threshold", "static", "dynamic")
 
 # IDX type byte -> numpy dtype (big-endian), as in LeCun's format description.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-class DatasetError(ValueError):
-    """A dataset could not be found or read; the message says what to do."""
 
 
 @dataclasses.dataclass
@@ -154,16 +174,16 @@ def load_idx_split(directory, split):
     return images[..., None], labels.astype(np.int64)
 
 
-# ----------------------------------------------------------------------- other sources
+# ---------------------------------------------------------------- Keras home and readers
 
 
 def _keras_home():
-    try:  # the folder Keras itself reads ($KERAS_HOME, ~/.keras, or /tmp/.keras)
-        from keras.src.backend.config import keras_home
-
-        return Path(keras_home())
-    except ImportError:
-        return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    """The folder Keras keeps its files in: ``$KERAS_HOME`` when set, else ``~/.keras``,
+    or ``/tmp/.keras`` when the home folder is not writable (as Keras chooses it)."""
+    if "KERAS_HOME" in os.environ:
+        return Path(os.environ["KERAS_HOME"])
+    home = os.path.expanduser("~")
+    return Path(home if os.access(home, os.W_OK) else "/tmp") / ".keras"
 
 
 _NETWORK = {}
@@ -231,8 +251,6 @@ def _from_keras(name, split, download):
     }[name]
     if not cached.exists() and not download:
         raise DatasetError(f"not in the Keras cache ({cached}) and downloads are off or there is no network")
-    import keras
-
     loader = {
         "mnist": keras.datasets.mnist,
         "fashion_mnist": keras.datasets.fashion_mnist,
@@ -254,7 +272,8 @@ def _tfds_builder(name, data_dir, download):
     prepared = tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
     if not prepared:
         if not download:
-            raise DatasetError(f"not prepared in TFDS ({builder.data_dir}) and downloads are off or there is no network")
+            raise DatasetError(f"not prepared in TFDS ({builder.data_dir}) and downloads are off "
+                               "or there is no network")
         builder.download_and_prepare()
     return builder
 
@@ -276,79 +295,188 @@ def _from_tfds(name, split, data_dir, download):
     return x, y, names, f"TensorFlow Datasets ({builder.data_dir})"
 
 
-# ------------------------------------------------------------------ folders and arrays
+# ----------------------------------------------------------------------------- folders
 
 
 def _from_folder(folder, image_size):
+    """Reads a folder of image files with ``keras.utils.image_dataset_from_directory``.
+
+    Returns:
+        ``(images, labels, class_names)``: uint8 ``(N, H, W, C)`` in file order, and int64
+        labels with the subfolder names (both None without subfolders).
+    """
+    if image_size is not None and (
+        not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+        or not all(isinstance(d, (int, np.integer)) and d >= 1 for d in image_size)
+    ):
+        raise ValueError(f"image_size must be None or (height, width) of positive ints, got {image_size!r}.")
     folder = Path(folder)
-    subdirs = sorted(p for p in folder.iterdir() if p.is_dir())
-    groups = [(d, d.name) for d in subdirs] if subdirs else [(folder, None)]
-    files, labels, class_names = [], [], [g for _, g in groups] if subdirs else None
-    for index, (directory, _) in enumerate(groups):
-        for f in sorted(directory.iterdir()):
-            if f.suffix.lower() in IMAGE_EXTENSIONS:
-                files.append(f)
-                labels.append(index)
-    if not files:
-        raise DatasetError(
-            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in '{folder}' or its "
-            "immediate subfolders."
+    labels = "inferred" if any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir()) else None
+    files = _read_folder(folder, labels, (1, 1), "rgb").file_paths  # lists the files; decodes nothing
+    shape = _check_folder_images(files, image_size)
+    ds = _read_folder(folder, labels, image_size or shape[:2], _COLOR_MODES[shape[2]])
+    images, classes = [], []
+    for batch in ds.as_numpy_iterator():  # float32 batches, turned back into uint8 one at a time
+        batch_images, batch_labels = batch if labels else (batch, None)
+        images.append(np.round(batch_images).clip(0, 255).astype(np.uint8))
+        classes.append(batch_labels)
+    y = np.concatenate(classes).astype(np.int64) if labels else None
+    return np.concatenate(images), y, ds.class_names
+
+
+def _read_folder(folder, labels, image_size, color_mode):
+    """``keras.utils.image_dataset_from_directory`` over ``folder``, in file order."""
+    try:
+        return keras.utils.image_dataset_from_directory(
+            str(folder), labels=labels, color_mode=color_mode, image_size=tuple(int(d) for d in image_size),
+            batch_size=256, shuffle=False, verbose=False,
         )
-    images = []
+    except ValueError as err:
+        if "No images found" not in str(err):
+            raise
+        raise DatasetError(
+            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in '{folder}' or its subfolders."
+        ) from None
+
+
+def _check_folder_images(files, image_size):
+    """Decodes every file: ``image_dataset_from_directory`` neither names a file it cannot
+    decode nor refuses images of different sizes (it resizes them all).
+
+    Returns:
+        the ``(H, W, C)`` of the first image.
+
+    Raises:
+        DatasetError: a file cannot be decoded; two images differ in channels, or in size
+            when ``image_size`` is None; the images have 2 channels (gray and alpha).
+    """
+    first = None
     for f in files:
         try:
-            img = tf.io.decode_image(tf.io.read_file(str(f)), expand_animations=False).numpy()
+            shape = tuple(tf.io.decode_image(tf.io.read_file(f), expand_animations=False).shape)
         except tf.errors.OpError:
             raise DatasetError(f"cannot decode image file '{f}': it is corrupt or not an image.") from None
-        if image_size is not None:
-            img = tf.image.resize(img, image_size, antialias=True).numpy().round().clip(0, 255).astype(np.uint8)
-        if images and img.shape != images[0].shape:
+        if first is None:
+            first_file, first = f, shape
+        elif shape[2] != first[2] or (image_size is None and shape != first):
             raise DatasetError(
-                f"images have inconsistent shapes: '{files[0]}' is {images[0].shape} but "
-                f"'{f}' is {img.shape}. Pass image_size=(H, W) to resize them all (and "
-                "keep one channel count per folder)."
+                f"images have inconsistent shapes: '{first_file}' is {first} but '{f}' is {shape}. "
+                "Pass image_size=(H, W) to resize them all (and keep one channel count per folder)."
             )
-        images.append(img)
-    y = np.asarray(labels, np.int64) if subdirs else None
-    return np.stack(images), y, class_names
+    if first[2] not in _COLOR_MODES:
+        raise DatasetError(
+            f"'{first_file}' has {first[2]} channels; image folders hold images with 1 (grayscale), "
+            "3 (RGB) or 4 (RGBA) channels."
+        )
+    return first
 
 
-def _check_arrays(x, y):
-    """Validates user arrays and returns them as (N, H, W, C) plus labels."""
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4:
-        raise DatasetError(f"image array has shape {x.shape}; expected (N, H, W) or (N, H, W, C).")
-    if len(x) == 0:
-        raise DatasetError("image array is empty.")
-    if x.dtype.kind == "f":
-        bad = ~np.isfinite(x)
-        if bad.any():
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
+# ----------------------------------------------------------------------------- sources
+
+
+class NotInSource(DatasetError):
+    """Raised by a source function that serves a dataset but has no copy of it; the
+    message says why, and the search goes on with the next source."""
+
+
+def _data_dir_source(name, split, data_dir, download):
+    """The folder passed as ``data_dir=``: when given, the dataset must be there."""
+    if data_dir is None or name not in NAMED_DATASETS:
+        return None
+    try:
+        x, y = _from_local_dir(name, split, data_dir)
+    except DatasetError as err:
+        raise DatasetError(f"{name} from data_dir: {err}") from None
+    return x, y, CLASS_NAMES[name], f"local files in {data_dir}"
+
+
+def _env_source(name, split, data_dir, download):
+    """``$KERAS_GEN_DATA_DIR``: folders (separated by ``os.pathsep``) holding one
+    subfolder per dataset, named after it."""
+    folders = [Path(f) for f in os.environ.get("KERAS_GEN_DATA_DIR", "").split(os.pathsep) if f]
+    if not folders or name not in NAMED_DATASETS:
+        return None
+    for folder in folders:
+        if not folder.is_dir():
             raise DatasetError(
-                f"image array holds {int(bad.sum())} NaN/inf values (first at index {first}); "
-                "clean or drop those images."
+                f"KERAS_GEN_DATA_DIR lists '{folder}', which is not a folder; list existing folders "
+                f"separated by {os.pathsep!r}."
             )
-        lo, hi = float(x.min()), float(x.max())
-        if lo < 0.0 or hi > 1.0:
+        if (folder / name).is_dir():
+            x, y = _from_local_dir(name, split, folder / name)
+            return x, y, CLASS_NAMES[name], f"local files in {folder / name} (KERAS_GEN_DATA_DIR)"
+    raise NotInSource(f"no {name}/ folder in {', '.join(str(f) for f in folders)}")
+
+
+def _debian_source(name, split, data_dir, download):
+    """Debian's ``dataset-fashion-mnist`` package."""
+    if name != "fashion_mnist":
+        return None
+    if not DEBIAN_FASHION_MNIST_DIR.is_dir():
+        raise NotInSource(f"{DEBIAN_FASHION_MNIST_DIR} missing (apt-get install dataset-fashion-mnist)")
+    x, y = load_idx_split(DEBIAN_FASHION_MNIST_DIR, split)
+    return x, y, CLASS_NAMES[name], f"Debian dataset-fashion-mnist ({DEBIAN_FASHION_MNIST_DIR})"
+
+
+def _keras_cache_source(name, split, data_dir, download):
+    """The Keras datasets cache, read by ``keras.datasets``; downloads when allowed."""
+    if name not in NAMED_DATASETS:
+        return None
+    try:
+        x, y = _from_keras(name, split, download)
+    except Exception as err:  # a failed download can raise many things
+        raise NotInSource(_first_line(err)) from None
+    return x, y, CLASS_NAMES[name], f"Keras datasets cache ({_keras_home() / 'datasets'})"
+
+
+def _tfds_source(name, split, data_dir, download):
+    """TensorFlow Datasets: a prepared copy, else a download when allowed. For names other
+    than ``NAMED_DATASETS``, ``data_dir`` is the TFDS data folder."""
+    if name in NAMED_DATASETS:
+        try:
+            return _from_tfds(name, split, None, download)
+        except Exception as err:
+            raise NotInSource(_first_line(err)) from None
+    try:
+        return _from_tfds(name, split, data_dir, download)
+    except Exception as err:
+        if data_dir is not None and not _tfds_knows(name):
             raise DatasetError(
-                f"float images must be in [0, 1], got values in [{lo:g}, {hi:g}]; pass "
-                "uint8 images in [0, 255] or divide by their maximum first."
-            )
-    elif x.dtype != np.uint8:
-        raise DatasetError(f"image array dtype {x.dtype} not supported; use uint8 [0, 255] or float [0, 1].")
-    if y is not None:
-        y = np.asarray(y)
-        if y.shape != (len(x),):
-            raise DatasetError(f"labels have shape {y.shape}; expected ({len(x)},), one per image.")
-        if y.dtype.kind not in "iu" or (y < 0).any():
-            raise DatasetError("labels must be non-negative integers (class indices).")
-        y = y.astype(np.int64)
-    return x, y
+                f"{name!r} is neither a known dataset nor a TFDS dataset prepared in data_dir="
+                f"'{data_dir}'. {_unknown_name_error(name)}"
+            ) from None
+        raise DatasetError(f"could not load TFDS dataset {name!r}: {_first_line(err)}") from None
+
+
+def _bundled_mnist_source(name, split, data_dir, download):
+    """The MNIST test split bundled with keras_gen: images 0-7999 as ``train``,
+    8000-9999 as ``test``. Prints one line saying so."""
+    if name != "mnist":
+        return None
+    x, y = load_idx_split(BUNDLED_MNIST_DIR, "test")
+    first, last = (0, BUNDLED_TRAIN_SIZE - 1) if split == "train" else (BUNDLED_TRAIN_SIZE, len(x) - 1)
+    print(f"keras_gen: full MNIST is not available; using the bundled MNIST test split "
+          f"images {first}-{last} as '{split}' instead.", file=sys.stderr)
+    source = f"bundled MNIST test split, images {first}-{last}, as full MNIST is not available"
+    return x[first:last + 1], y[first:last + 1], CLASS_NAMES[name], source
+
+
+# Where named datasets are looked for, in order (see the module docstring).
+SOURCES = {
+    "data_dir": _data_dir_source,
+    "KERAS_GEN_DATA_DIR": _env_source,
+    "debian": _debian_source,
+    "keras_cache": _keras_cache_source,
+    "tfds": _tfds_source,
+    "bundled_mnist": _bundled_mnist_source,
+}
 
 
 # ------------------------------------------------------------------------- resolution
+
+
+def _first_line(err):
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def _unknown_name_error(name):
@@ -362,56 +490,25 @@ def _unknown_name_error(name):
 
 
 def _resolve_named(name, split, data_dir, download):
-    """Tries each source in order; returns (x, y, class_names, source)."""
-    tried = []
-    if data_dir is not None and name in NAMED_DATASETS:
-        try:
-            x, y = _from_local_dir(name, split, data_dir)
-            return x, y, CLASS_NAMES[name], f"local files in {data_dir}"
-        except DatasetError as err:
-            raise DatasetError(f"{name} from data_dir: {err}") from None
-    if name == "fashion_mnist" and DEBIAN_FASHION_MNIST_DIR.is_dir():
-        x, y = load_idx_split(DEBIAN_FASHION_MNIST_DIR, split)
-        return x, y, CLASS_NAMES[name], f"Debian dataset-fashion-mnist ({DEBIAN_FASHION_MNIST_DIR})"
-    if name == "fashion_mnist":
-        tried.append(f"Debian package: {DEBIAN_FASHION_MNIST_DIR} missing")
-    if name in NAMED_DATASETS:
-        if split not in ("train", "test"):
-            raise DatasetError(f"split={split!r} for {name}; expected 'train' or 'test'.")
-        try:
-            x, y = _from_keras(name, split, download)
-            return x, y, CLASS_NAMES[name], f"Keras datasets cache ({_keras_home() / 'datasets'})"
-        except Exception as err:  # a failed download can raise many things
-            tried.append(f"Keras: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
-    elif data_dir is None and not _tfds_knows(name):
+    """Asks each of ``SOURCES`` in order; returns ``(x, y, class_names, source)`` of the first with the data."""
+    if name in NAMED_DATASETS and split not in ("train", "test"):
+        raise DatasetError(f"split={split!r} for {name}; expected 'train' or 'test'.")
+    if name not in NAMED_DATASETS and data_dir is None and not _tfds_knows(name):
         raise _unknown_name_error(name)
-    try:
-        return _from_tfds(name, split, data_dir if name not in NAMED_DATASETS else None, download)
-    except Exception as err:
-        if name not in NAMED_DATASETS and data_dir is not None and not _tfds_knows(name):
-            raise DatasetError(
-                f"{name!r} is neither a known dataset nor a TFDS dataset prepared in data_dir="
-                f"'{data_dir}'. {_unknown_name_error(name)}"
-            ) from None
-        if name not in NAMED_DATASETS:
-            raise DatasetError(f"could not load TFDS dataset {name!r}: {str(err).splitlines()[0]}") from None
-        tried.append(f"TFDS: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
-    if name == "mnist":
-        x, y = load_idx_split(BUNDLED_MNIST_DIR, "test")
-        x, y = (x[:BUNDLED_TRAIN_SIZE], y[:BUNDLED_TRAIN_SIZE]) if split == "train" else (
-            x[BUNDLED_TRAIN_SIZE:], y[BUNDLED_TRAIN_SIZE:])
-        first, last = (0, BUNDLED_TRAIN_SIZE - 1) if split == "train" else (BUNDLED_TRAIN_SIZE, 9999)
-        source = (
-            f"bundled MNIST test split, images {first}-{last} (full MNIST not found: "
-            f"{'; '.join(tried)})"
-        )
-        print(f"keras_gen: full MNIST is not available; using the bundled MNIST test split "
-              f"images {first}-{last} as '{split}' instead.", file=sys.stderr)
-        return x, y, CLASS_NAMES[name], source
+    missing = []
+    for source_name, source in SOURCES.items():
+        try:
+            found = source(name, split, data_dir, download)
+        except NotInSource as err:
+            missing.append(f"{source_name}: {err}")
+            continue
+        if found is not None:
+            x, y, class_names, description = found
+            return x, y, class_names, description + (f" (not found in: {'; '.join(missing)})" if missing else "")
     raise DatasetError(
-        f"{name} ({split}) not found. Tried: {'; '.join(tried)}. Install it (for "
-        "fashion_mnist: apt-get install dataset-fashion-mnist), pass data_dir=, or allow "
-        "downloads on a machine with network."
+        f"{name} ({split}) not found. Tried: {'; '.join(missing) or 'no source serves it'} (sources, in order: "
+        f"{list(SOURCES)}). Install it (for fashion_mnist: apt-get install dataset-fashion-mnist), pass "
+        "data_dir= or set KERAS_GEN_DATA_DIR, or allow downloads on a machine with network."
     )
 
 
@@ -434,7 +531,8 @@ def load_arrays(name="mnist", split="train", labels=True, data_dir=None, image_s
         split: ``"train"`` or ``"test"`` (any TFDS split string for TFDS names).
             Ignored for arrays and folders.
         labels: when True, labels are returned (an error if the source has none).
-        data_dir: explicit local folder holding the dataset's files; tried first.
+        data_dir: local folder holding the dataset's files, searched first (see
+            ``SOURCES``); for a TFDS name, the TFDS data folder.
         image_size: ``(H, W)`` to resize folder images to; needed when they differ.
         download: allow downloads (default: yes, unless ``KERAS_GEN_OFFLINE=1``).
 
@@ -445,7 +543,7 @@ def load_arrays(name="mnist", split="train", labels=True, data_dir=None, image_s
     download = _download_allowed(download)
     if isinstance(name, (np.ndarray, tuple, list)):
         x, y = (name[0], name[1]) if isinstance(name, tuple) and len(name) == 2 else (name, None)
-        x, y = _check_arrays(x, y)
+        x, y = check_image_array(x, y)
         class_names = None if y is None else [str(i) for i in range(int(y.max()) + 1)]
         key, source = "arrays", "numpy arrays"
     elif not isinstance(name, (str, os.PathLike)):
@@ -458,7 +556,7 @@ def load_arrays(name="mnist", split="train", labels=True, data_dir=None, image_s
         if os.sep in key or key.startswith("."):
             raise DatasetError(f"folder '{name}' does not exist.")
         x, y, class_names, source = _resolve_named(key, split, data_dir, download)
-        x, y = _check_arrays(x, y)
+        x, y = check_image_array(x, y)
     if labels and y is None:
         raise DatasetError(f"labels=True but {source} has no labels.")
     info = DatasetInfo(key, split, source, len(x), tuple(x.shape[1:]), class_names if y is not None else None)
@@ -466,22 +564,6 @@ def load_arrays(name="mnist", split="train", labels=True, data_dir=None, image_s
 
 
 # --------------------------------------------------------------------------- pipeline
-
-
-def _check_value_range(value_range):
-    try:
-        lo, hi = (float(v) for v in value_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"value_range must be a pair (low, high), got {value_range!r}.") from None
-    if not lo < hi:
-        raise ValueError(f"value_range must have low < high, got {value_range!r}.")
-    return lo, hi
-
-
-def to_unit_float(x):
-    """uint8 [0, 255] -> float32 [0, 1]; floats pass through as float32."""
-    x = np.asarray(x)
-    return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
 
 
 def load(
@@ -532,7 +614,7 @@ def load(
         raise ValueError(f"binarize must be one of {BINARIZE_MODES}, got {binarize!r}.")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be None or an integer >= 1, got {limit!r}.")
-    lo, hi = _check_value_range(value_range)
+    lo, hi = check_value_range(value_range)
     x, y, info = load_arrays(name, split, labels, data_dir, image_size, download)
     if limit is not None:
         x = x[:limit]

@@ -20,7 +20,7 @@ Example:
     >>> path = export_model(vae, "vae")                      # saved_models/vae/1/
     >>> served = tf.saved_model.load(str(path))
     >>> served.signatures["sample"](seed=tf.constant(0, tf.int64), num=tf.constant(16))["image"]
-"""
+"""  # noqa: E501 (the markdown table's rows cannot be wrapped)
 
 import importlib.util
 import json
@@ -31,22 +31,17 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from keras_gen import __version__
+from keras_gen.errors import ExportExistsError, UnsupportedModelError, UntrainedModelError
 from keras_gen.gan import GAN
 from keras_gen.layers import ImageCorruption
+from keras_gen.layout import METADATA_FILE, next_version
 from keras_gen.pixelcnn import PixelCNN
+from keras_gen.utils import assert_labels_in_range, check_num_classes
 from keras_gen.vae import VAE
+from keras_gen.version import __version__
 
-METADATA_FILE = "keras_gen.json"
 ONNX_FILE = "model.onnx"
 IMAGE_DTYPES = ("float32", "uint8")
-
-
-def next_version(model_dir):
-    """1 + the largest integer version folder in ``model_dir`` (1 when there is none)."""
-    model_dir = Path(model_dir)
-    versions = [int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()] if model_dir.is_dir() else []
-    return max(versions, default=0) + 1
 
 
 def _version_dir(name, base_dir, version, overwrite):
@@ -58,7 +53,7 @@ def _version_dir(name, base_dir, version, overwrite):
         raise ValueError(f"version must be an integer >= 1 (TF-Serving's layout), got {version!r}.")
     path = Path(base_dir) / name / str(version)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True or another version to replace it.")
+        raise ExportExistsError(f"{path} already exists; pass overwrite=True or another version to replace it.", path)
     return path
 
 
@@ -123,15 +118,6 @@ class _Signatures:
         return path
 
 
-def _checked_labels(label, num_classes):
-    message = f"label must lie in [0, {num_classes - 1}]"
-    with tf.control_dependencies([
-        tf.debugging.assert_non_negative(label, message=message),
-        tf.debugging.assert_less(label, tf.constant(num_classes, tf.int32), message=message),
-    ]):
-        return tf.identity(label)
-
-
 def _checked_images(image):
     """Refuses input images outside [0, 1] (and NaN) with a clear message."""
     message = "image values must lie in [0, 1] (float32)"
@@ -143,9 +129,12 @@ def _checked_images(image):
 
 
 def _check_num_classes(conditional, num_classes):
-    if conditional and (not isinstance(num_classes, int) or num_classes < 2):
-        raise ValueError(f"a conditional generator needs num_classes, an integer >= 2, got {num_classes!r}.")
-    return num_classes if conditional else None
+    if not conditional:
+        return None
+    try:
+        return check_num_classes(num_classes)
+    except ValueError:
+        raise ValueError(f"a conditional generator needs num_classes, an integer >= 2, got {num_classes!r}.") from None
 
 
 def _z_spec(network):
@@ -174,7 +163,7 @@ def _add_generator(signatures, generator, num_classes, decode_name=None):
                        seed=SEED_SPEC, num=NUM_SPEC)
     else:
         def generate(z, label):
-            return signatures.image(generator([z, _checked_labels(label, num_classes)], training=False))
+            return signatures.image(generator([z, assert_labels_in_range(label, num_classes)], training=False))
 
         for name in names:
             signatures.add(name, generate, z=z_spec, label=LABEL_SPEC)
@@ -199,6 +188,32 @@ def _autoencoder_parts(model):
     except ValueError:
         return None
     return (encoder, decoder) if isinstance(encoder, keras.Model) and isinstance(decoder, keras.Model) else None
+
+
+# Model class -> (its exporter, its ONNX network). An exporter writes one version folder:
+# ``exporter(model, name, base_dir, version, overwrite, image_dtype, dataset) -> Path``;
+# the ONNX function returns ``(network, value_range)`` of the ``serving_default`` network,
+# or None when the family's signatures cannot be converted. A new family registers here.
+EXPORTERS = {}
+
+
+def register_exporter(model_class, onnx_network=None):
+    """Decorator registering an exporter for ``model_class`` (and its subclasses)."""
+    def decorate(exporter):
+        EXPORTERS[model_class] = (exporter, onnx_network)
+        return exporter
+    return decorate
+
+
+def _exporter_for(model):
+    for model_class in type(model).__mro__:
+        if model_class in EXPORTERS:
+            return EXPORTERS[model_class]
+    if _autoencoder_parts(model) is not None:
+        return _export_autoencoder, lambda m: (_autoencoder_parts(m)[1], (0.0, 1.0))
+    families = ", ".join(sorted(c.__name__ for c in EXPORTERS))
+    raise UnsupportedModelError(f"cannot export {type(model).__name__} {model.name!r}: expected a keras_gen model "
+                                f"({families}) or an autoencoder holding 'encoder' and 'decoder' models.")
 
 
 def export_model(model, name, base_dir="saved_models", version=None, overwrite=False, image_dtype="float32",
@@ -239,30 +254,18 @@ def export_model(model, name, base_dir="saved_models", version=None, overwrite=F
         raise ValueError(f"model {model.name!r} was never built: build it (call it on data or fit it) before export.")
     steps = _trained_steps(model)
     if steps == 0 and not allow_untrained:
-        raise ValueError(f"model {model.name!r} was never trained (its optimizer took 0 steps); fit it first, or pass "
-                         "allow_untrained=True to export it anyway.")
+        raise UntrainedModelError(f"model {model.name!r} was never trained (its optimizer took 0 steps); fit it "
+                                  "first, or pass allow_untrained=True to export it anyway.")
     _check_image_dtype(image_dtype)
     common = dict(name=name, base_dir=base_dir, version=version, overwrite=overwrite, image_dtype=image_dtype,
                   dataset=dataset)
-    if isinstance(model, PixelCNN):
-        if onnx:
-            raise ValueError("onnx=True is not supported for PixelCNN: its sampler is a loop over pixels, which "
-                             "keras' ONNX export does not convert.")
-        return export_pixelcnn(model, **common)
-    if isinstance(model, GAN):
-        path = export_generator(model.sampler, value_range=model.value_range,
-                                num_classes=getattr(model, "num_classes", None), kind=type(model).__name__, **common)
-        network, value_range = model.sampler, model.value_range
-    elif isinstance(model, VAE):
-        path = _export_vae(model, **common)
-        network, value_range = model.decoder, (0.0, 1.0)
-    elif _autoencoder_parts(model) is not None:
-        path = _export_autoencoder(model, **common)
-        network, value_range = _autoencoder_parts(model)[1], (0.0, 1.0)
-    else:
-        raise TypeError(f"cannot export {type(model).__name__} {model.name!r}: expected a keras_gen GAN, VAE, PixelCNN "
-                        "or an autoencoder holding 'encoder' and 'decoder' models.")
+    exporter, onnx_network = _exporter_for(model)
+    if onnx and onnx_network is None:
+        raise ValueError(f"onnx=True is not supported for {type(model).__name__}: its sampler is a loop "
+                         "over pixels, which keras' ONNX export does not convert.")
+    path = exporter(model, **common)
     if onnx:
+        network, value_range = onnx_network(model)
         export_onnx(network, path / ONNX_FILE, value_range=value_range)
     return path
 
@@ -303,16 +306,24 @@ def export_generator(generator, name, base_dir="saved_models", version=None, ove
     })
 
 
+@register_exporter(GAN, onnx_network=lambda gan: (gan.sampler, gan.value_range))
+def _export_gan(gan, **common):
+    """The sampler (the EMA generator when there is one), see ``export_generator``."""
+    return export_generator(gan.sampler, value_range=gan.value_range, num_classes=gan.num_classes,
+                            kind=type(gan).__name__, **common)
+
+
+@register_exporter(VAE, onnx_network=lambda vae: (vae.decoder, (0.0, 1.0)))
 def _export_vae(vae, name, base_dir, version, overwrite, image_dtype, dataset):
     signatures = _Signatures([vae.encoder, vae.decoder], image_dtype)
-    num_classes = getattr(vae, "num_classes", None)
+    num_classes = vae.num_classes
     path = _version_dir(name, base_dir, version, overwrite)
     latent_shape = _add_generator(signatures, vae.decoder, num_classes, decode_name="decode")
     image_spec = tf.TensorSpec((None,) + vae.image_shape, tf.float32)
 
     def encode(image, label=None):
         image = _checked_images(image)
-        inputs = image if label is None else [image, _checked_labels(label, num_classes)]
+        inputs = image if label is None else [image, assert_labels_in_range(label, num_classes)]
         z_mean, z_log_var, _ = vae.encoder(inputs, training=False)
         return {"z_mean": z_mean, "z_log_var": z_log_var}
 
@@ -353,6 +364,7 @@ def _export_autoencoder(model, name, base_dir, version, overwrite, image_dtype, 
     return signatures.write(path, metadata)
 
 
+@register_exporter(PixelCNN)
 def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrite=False, dataset=None,
                     image_dtype="float32"):
     """Exports a PixelCNN's compiled sampler and exact likelihood as a SavedModel.
@@ -374,7 +386,7 @@ def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrit
         The version folder's ``Path``.
     """
     if not isinstance(model, PixelCNN):
-        raise TypeError(f"model must be a keras_gen PixelCNN, got {type(model).__name__}.")
+        raise UnsupportedModelError(f"model must be a keras_gen PixelCNN, got {type(model).__name__}.")
     signatures = _Signatures([model.network], image_dtype)
     path = _version_dir(name, base_dir, version, overwrite)
     image_spec = tf.TensorSpec((None,) + tuple(model.image_shape), tf.float32)
@@ -394,7 +406,7 @@ def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrit
     for endpoint in ("sample", "serving_default"):
         signatures.add(endpoint, sample[0], **sample[1])
     return signatures.write(path, {
-        "kind": "PixelCNN", "levels": model.levels, "conditional": model.conditional,
+        "kind": "PixelCNN", "levels": model.levels, "conditional": model.conditional, "sample_batch": 100,
         "num_classes": model.num_classes, "image_shape": list(model.image_shape), "trained_range": [0.0, 1.0],
         "dataset": dataset,
     })

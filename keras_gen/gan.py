@@ -14,18 +14,15 @@ Example:
     >>> images = gan.sample(16, seed=0)                  # (16, 28, 28, 1) in [0, 1]
 """
 
-import warnings
-
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from keras_gen.autoencoders import _check_input_shape, _check_positive_int
-from keras_gen.datasets import _check_value_range
+from keras_gen.base import GenerativeModel
 from keras_gen.latent import interpolate
 from keras_gen.losses import LOG_LOSSES, check_gan_loss, discriminator_loss, generator_loss, gradient_penalty
-from keras_gen.vae import check_labels
+from keras_gen.utils import check_input_shape, check_labels, check_num_classes, check_positive_int, check_value_range
 
 DCGAN_STAGES = {28: 2, 32: 3, 64: 4}  # image size -> stride-2 layers (7x7 or 4x4 at the bottom)
 
@@ -34,13 +31,8 @@ def _default_optimizer():
     return keras.optimizers.Adam(2e-4, beta_1=0.5)  # Radford et al. 2016
 
 
-def _check_num_classes(num_classes):
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
-
-
 @keras.saving.register_keras_serializable(package="keras_gen")
-class GAN(keras.Model):
+class GAN(GenerativeModel):
     """A GAN trained with ``fit``. Per batch: ``d_steps`` discriminator updates, each on the
     same real batch and fresh fakes (new z), then one generator update on new z.
 
@@ -60,8 +52,8 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator, discriminator, latent_dim, value_range=(-1.0, 1.0), seed=None, **kwargs):
-        _check_positive_int("latent_dim", latent_dim)
-        value_range = _check_value_range(value_range)
+        check_positive_int("latent_dim", latent_dim)
+        value_range = check_value_range(value_range)
         super().__init__(**kwargs)
         z_shape = tuple(generator.inputs[0].shape[1:])
         made, taken = tuple(generator.outputs[0].shape[1:]), tuple(discriminator.inputs[0].shape[1:])
@@ -104,7 +96,7 @@ class GAN(keras.Model):
             **kwargs: ``jit_compile``, ``run_eagerly``, ``steps_per_execution``.
         """
         check_gan_loss(loss, label_smoothing)
-        _check_positive_int("d_steps", d_steps)
+        check_positive_int("d_steps", d_steps)
         if not isinstance(gp_weight, (int, float)) or gp_weight < 0:
             raise ValueError(f"gp_weight must be a number >= 0, got {gp_weight!r}.")
         if ema is not None and not (isinstance(ema, float) and 0.0 < ema < 1.0):
@@ -181,7 +173,7 @@ class GAN(keras.Model):
                 epsilon = self._noise(keras.random.uniform, batch, (1,) * (len(real.shape) - 1))
                 critic = lambda images: self._discriminate(images, labels, training=True)  # noqa: E731
                 loss += self.gp_weight * gradient_penalty(critic, real, fake, epsilon)
-            scaled = self._scale(self.d_optimizer, loss)
+            scaled = self.replica_scaled_loss(loss, self.d_optimizer)
         weights = self.discriminator.trainable_weights
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return loss, real_logits, fake_logits
@@ -191,15 +183,10 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             fake_logits = self._discriminate(self._generate(z, labels, training=True), labels, training=True)
             loss = generator_loss(fake_logits, self.gan_loss)
-            scaled = self._scale(self.g_optimizer, loss)
+            scaled = self.replica_scaled_loss(loss, self.g_optimizer)
         weights = self.generator.trainable_weights
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return loss
-
-    def _scale(self, optimizer, loss):
-        # The optimizer sums the replicas' gradients, so each contributes loss / replicas;
-        # scale_loss multiplies by the loss scale under mixed precision.
-        return optimizer.scale_loss(loss / tf.distribute.get_strategy().num_replicas_in_sync)
 
     def _noise(self, draw, batch, shape):
         """``draw`` (keras.random.normal or uniform) noise for this replica's ``batch``
@@ -232,75 +219,23 @@ class GAN(keras.Model):
         validation loss: ``validation_data``/``validation_split`` raise a ValueError."""
         if kwargs.get("validation_data") is not None or kwargs.get("validation_split"):
             raise ValueError("a GAN has no validation loss; measure samples with a callback instead.")
-        self.check_data(x, y)
         return super().fit(x, y, *args, **kwargs)
 
-    def check_data(self, data, labels=None):
-        """Raises a ValueError when the first batch of ``data`` (an array, a tensor, or a
-        ``tf.data.Dataset`` of images or ``(images, labels)``) does not match the
-        discriminator's input shape, is not finite, or leaves ``value_range``; warns when
-        [0, 1] images meet a (-1, 1) GAN. Other inputs pass unchecked.
-
-        Returns:
-            ``(images, labels)`` of the checked batch as numpy arrays (or None).
-        """
-        if isinstance(data, tf.data.Dataset):
-            data = next(iter(data))
-        if isinstance(data, (tuple, list)):
-            data, labels = data[0], (data[1] if len(data) > 1 else labels)
-        if not hasattr(data, "shape"):
-            return None, labels
-        images = np.asarray(data)
-        expected = tuple(self.discriminator.inputs[0].shape[1:])
-        if tuple(images.shape[1:]) != expected:
-            raise ValueError(f"images have shape {images.shape[1:]} per example; this GAN expects {expected}.")
-        if not np.isfinite(images).all():
-            raise ValueError("images contain NaN or inf values.")
-        (low, high), (lo, hi) = self.value_range, (float(images.min()), float(images.max()))
-        if lo < low - 1e-3 * (high - low) or hi > high + 1e-3 * (high - low):
-            raise ValueError(f"images must lie in the GAN's value_range {self.value_range}, got values in "
-                             f"[{lo:g}, {hi:g}]; load them with value_range={self.value_range}.")
-        if low < 0.0 <= lo:
-            warnings.warn(f"the first batch lies in [0, 1] but value_range is {self.value_range}; "
-                          f"load images with value_range={self.value_range}.", stacklevel=3)
-        return images, (None if labels is None else np.asarray(labels))
+    @property
+    def image_shape(self):
+        return tuple(self.discriminator.inputs[0].shape[1:])
 
     # ------------------------------------------------------------------------- sampling
-    def latent_vectors(self, num, seed=0):
-        """``num`` draws z ~ N(0, I) made with ``seed``: a float32 array ``(num, latent_dim)``."""
-        _check_positive_int("num", num)
-        return keras.ops.convert_to_numpy(keras.random.normal((num, self.latent_dim), seed=seed))
-
-    def generate(self, z, seed=0):
-        """Images in [0, 1] as a numpy array, from the EMA generator when there is one.
-
-        Args:
-            z: latent vectors ``(N, latent_dim)``, or an int N: N draws made with ``seed``.
-            seed: seed of the draws when ``z`` is an int.
-        """
-        z = self.latent_vectors(z, seed) if isinstance(z, int) else self._check_z(z, len(z))
-        return self._to_unit(self.sampler(z, training=False))
-
-    def sample(self, num, seed=0):
-        """``num`` images in [0, 1] from z drawn with ``seed``: the same seed gives the
-        same images, also after saving and reloading."""
-        return self.generate(num, seed=seed)
-
-    def _check_z(self, z, num):
-        z = np.asarray(z, dtype=np.float32)
-        if z.shape != (num, self.latent_dim):
-            raise ValueError(f"z must have shape {(num, self.latent_dim)}, got {z.shape}.")
-        return z
+    def decode_latent(self, z, labels=None):
+        """The sampler's images (in ``value_range``) for numpy z (and labels): the EMA
+        generator when there is one."""
+        return self.sampler(z if labels is None else [z, labels], training=False)
 
     @property
     def sampler(self):
         """The network that makes the samples: the EMA generator when ``ema`` is on,
         else the generator. Its output is in ``value_range``."""
         return self.generator if self.ema_generator is None else self.ema_generator
-
-    def _to_unit(self, images):
-        low, high = self.value_range
-        return np.clip((keras.ops.convert_to_numpy(images) - low) / (high - low), 0.0, 1.0)  # NaN stays NaN
 
     # -------------------------------------------------------------------- serialization
     def get_config(self):
@@ -341,7 +276,7 @@ class ConditionalGAN(GAN):
     """
 
     def __init__(self, generator, discriminator, latent_dim, num_classes=10, **kwargs):
-        _check_num_classes(num_classes)
+        check_num_classes(num_classes)
         if len(generator.inputs) != 2 or len(discriminator.inputs) != 2:
             raise ValueError("a ConditionalGAN needs a generator taking [z, label] and a discriminator taking "
                              f"[image, label], got {len(generator.inputs)} and {len(discriminator.inputs)} inputs.")
@@ -356,28 +291,6 @@ class ConditionalGAN(GAN):
 
     def _discriminate(self, images, labels, training):
         return self.discriminator([images, labels], training=training)
-
-    def check_data(self, data, labels=None):
-        """``GAN.check_data``, and raises a ValueError when labels are missing, not integer
-        class ids in [0, num_classes), or not one per image."""
-        images, labels = super().check_data(data, labels)
-        if images is None:
-            return images, labels
-        labels = check_labels(labels, self.num_classes)
-        if len(labels) != len(images):
-            raise ValueError(f"got {len(labels)} labels for {len(images)} images; give one label per image.")
-        return images, labels
-
-    def generate(self, labels, z=None, seed=0):
-        """Images in [0, 1] of the requested classes, as a numpy array.
-
-        Args:
-            labels: integer class ids, one per image.
-            z: ``(len(labels), latent_dim)`` latent vectors; default: drawn with ``seed``.
-        """
-        labels = check_labels(labels, self.num_classes)
-        z = self.latent_vectors(len(labels), seed) if z is None else self._check_z(z, len(labels))
-        return self._to_unit(self.sampler([z, labels], training=False))
 
     def interpolate_classes(self, start, end, steps=8, z=None, seed=0):
         """Class interpolation: images generated along the straight line from the label
@@ -396,7 +309,7 @@ class ConditionalGAN(GAN):
             A float32 array ``(rows, steps, H, W, C)`` in [0, 1].
         """
         start, end = (int(k) for k in check_labels([start, end], self.num_classes))
-        z = self.latent_vectors(4, seed) if z is None else self._check_z(z, len(z))
+        z = self.latent_vectors(4, seed) if z is None else self.check_z(z, len(z))
         # A copy of the generator, cut after its label embedding: a model built on the
         # original's inner tensors would break the original's serialization.
         generator = keras.models.clone_model(self.sampler)
@@ -410,13 +323,8 @@ class ConditionalGAN(GAN):
         path = interpolate(table[start], table[end], steps=steps)
         tail = keras.Model(joined, generator.outputs[0])
         images = tail([np.repeat(z, steps, axis=0), np.tile(path, (len(z), 1))], training=False)
-        images = self._to_unit(images)
+        images = self.to_unit(images)
         return images.reshape(len(z), steps, *images.shape[1:])
-
-    def sample(self, num, seed=0):
-        """``num`` images in [0, 1], cycling through the classes 0, 1, 2, ..."""
-        _check_positive_int("num", num)
-        return self.generate(np.arange(num) % self.num_classes, seed=seed)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
@@ -500,9 +408,9 @@ def _dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num
 
 
 def _check_dcgan_arguments(input_shape, latent_dim, filters):
-    shape = _check_input_shape(input_shape)
-    _check_positive_int("latent_dim", latent_dim)
-    _check_positive_int("filters", filters)
+    shape = check_input_shape(input_shape)
+    check_positive_int("latent_dim", latent_dim)
+    check_positive_int("filters", filters)
     if shape[0] != shape[1] or shape[0] not in DCGAN_STAGES:
         raise ValueError(f"DCGAN networks need square images of size {sorted(DCGAN_STAGES)}, "
                          f"got input_shape {shape}.")
@@ -529,10 +437,10 @@ def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=(256, 512), 
     Returns:
         A compiled ``GAN`` with ``.generator`` (z -> image) and ``.discriminator``.
     """
-    shape = _check_input_shape(input_shape)
-    _check_positive_int("latent_dim", latent_dim)
+    shape = check_input_shape(input_shape)
+    check_positive_int("latent_dim", latent_dim)
     for units in hidden_units:
-        _check_positive_int("hidden_units entry", units)
+        check_positive_int("hidden_units entry", units)
     generator, discriminator = _mlp_networks(shape, latent_dim, tuple(hidden_units), seed)
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
 
@@ -566,8 +474,8 @@ def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=10
         A compiled ``ConditionalGAN``; both networks take a second input, ``label``.
     """
     shape = _check_dcgan_arguments(input_shape, latent_dim, filters)
-    _check_num_classes(num_classes)
-    _check_positive_int("embedding_dim", embedding_dim)
+    check_num_classes(num_classes)
+    check_positive_int("embedding_dim", embedding_dim)
     generator, discriminator = _dcgan_networks(shape, latent_dim, filters, seed, num_classes=num_classes,
                                                embedding_dim=embedding_dim)
     gan = ConditionalGAN(generator, discriminator, latent_dim, num_classes=num_classes, seed=seed, name=name)

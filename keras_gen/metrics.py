@@ -28,27 +28,21 @@ Example:
 
 import math
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_gen import datasets
-from keras_gen.autoencoders import _check_positive_int
-from keras_gen.callbacks import _check_every, _check_sampler, _due
-from keras_gen.classifiers import EXTRACTORS, _inception_score, _unit_images, extractor_for
+from keras_gen.base import GenerativeModel
+from keras_gen.classifiers import extractor_for
+from keras_gen.errors import UnsupportedModelError
+from keras_gen.utils import bits_per_dim, check_positive_int, unit_images
 
-
-def bits_per_dim(nats, image_shape):
-    """Converts a negative log-likelihood in nats per image to bits per dimension.
-
-    Args:
-        nats: NLL per image in nats (a number or an array).
-        image_shape: ``(H, W, C)``: the number of dimensions is H * W * C.
-    """
-    dims = int(np.prod(image_shape))
-    if dims < 1:
-        raise ValueError(f"image_shape must have at least one dimension, got {image_shape!r}.")
-    return np.asarray(nats, dtype=np.float64) / (dims * math.log(2.0))
+__all__ = [
+    "bits_per_dim", "class_coverage", "classifier_score", "collect_images", "conditional_accuracy",
+    "evaluate_samples", "fid", "fid_from_features", "frechet_distance", "inception_score", "kid",
+    "kid_from_features", "mean_pairwise_distance", "mode_coverage", "precision_recall",
+    "precision_recall_from_features", "squared_distances",
+]
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -57,27 +51,27 @@ def bits_per_dim(nats, image_shape):
 def _describe(source):
     if isinstance(source, str):
         return f"split {source!r}"
-    if hasattr(source, "sample"):
-        return f"{type(source).__name__} '{getattr(source, 'name', '')}'.sample"
+    if isinstance(source, GenerativeModel):
+        return f"{type(source).__name__} '{source.name}'.sample"
     return "tf.data.Dataset" if isinstance(source, tf.data.Dataset) else f"{type(source).__name__} of images"
 
 
-def _collect(source, num, seed, what, dataset=None, offset=0):
+def collect_images(source, num, seed, what, dataset=None, offset=0):
     """Images of ``source`` as validated float32 [0, 1] arrays, and labels (or None).
 
     ``source``: an image array; an ``(images, labels)`` tuple; a finite batched
     ``tf.data.Dataset`` of images or ``(images, labels)``; a split name (``"train"``,
-    ``"test"``) of ``dataset``; or a model with ``.sample(num, seed)`` (``num`` needed),
+    ``"test"``) of ``dataset``; or a ``GenerativeModel`` (``num`` needed),
     asked for ``num`` images with ``seed``. Of a larger set, a random subset of ``num``
     images is kept, drawn with ``seed + offset``; fewer than ``num`` images is an error.
     """
     if num is not None:
-        _check_positive_int("num_samples", num)
+        check_positive_int("num_samples", num)
     labels = None
     if isinstance(source, tf.data.Dataset):
         data = datasets.to_numpy(source)
         images, labels = data if isinstance(data, tuple) else (data, None)
-    elif callable(getattr(source, "sample", None)):
+    elif isinstance(source, GenerativeModel):
         if num is None:
             raise ValueError(f"{what} is a model: pass num_samples=, the number of images to draw from it.")
         images = source.sample(num, seed=seed)
@@ -91,8 +85,8 @@ def _collect(source, num, seed, what, dataset=None, offset=0):
         images = source
     else:
         raise TypeError(f"{what} must be an image array, an (images, labels) tuple, a tf.data.Dataset, a split name "
-                        f"or a model with .sample(num, seed); got {type(source).__name__}.")
-    images = _unit_images(images, what)
+                        f"or a keras_gen generative model; got {type(source).__name__}.")
+    images = unit_images(images, what)
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
         if len(labels) != len(images):
@@ -107,7 +101,7 @@ def _collect(source, num, seed, what, dataset=None, offset=0):
 
 def _featurize(source, extractor, num, seed, what, dataset=None, offset=0):
     """``(features, logits, description)`` of ``source``'s images."""
-    images, _ = _collect(source, num, seed, what, dataset, offset)
+    images, _ = collect_images(source, num, seed, what, dataset, offset)
     features, logits = extractor(images, what)
     return features, logits, {"source": _describe(source), "num": len(images)}
 
@@ -118,7 +112,7 @@ def _pair(real, generated, dataset, num_samples, seed, extractor):
     extractor = extractor_for(dataset, extractor)
     name = dataset if isinstance(dataset, str) else None
     real_f, real_l, real_d = _featurize(real, extractor, num_samples, seed, "real", name)
-    draws = num_samples or (real_d["num"] if callable(getattr(generated, "sample", None)) else None)
+    draws = num_samples or (real_d["num"] if isinstance(generated, GenerativeModel) else None)
     gen_f, gen_l, gen_d = _featurize(generated, extractor, draws, seed, "generated", name, offset=1)
     protocol = {**extractor.protocol(), "dataset": name, "num_real": real_d["num"], "num_generated": gen_d["num"],
                 "real": real_d["source"], "generated": gen_d["source"], "seed": seed}
@@ -134,9 +128,9 @@ def _require_dataset_classes(extractor, what):
 def _check_settings(k=1, num_subsets=1, subset_size=None, num_splits=1, min_share=0.5):
     """Checks the estimators' settings before any image is read."""
     for name, value in (("k", k), ("num_subsets", num_subsets), ("num_splits", num_splits)):
-        _check_positive_int(name, value)
+        check_positive_int(name, value)
     if subset_size is not None:
-        _check_positive_int("subset_size", subset_size)
+        check_positive_int("subset_size", subset_size)
     if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0.0 < min_share <= 1.0:
         raise ValueError(f"min_share must be a number in (0, 1], got {min_share!r}.")
 
@@ -185,14 +179,15 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     return max(distance, 0.0)
 
 
-def _fid(real, generated):
+def fid_from_features(real, generated):
+    """FID of two feature arrays ``(n, d)``: the Frechet distance of Gaussians fitted to them."""
     _check_count("real", len(real), 2, "FID (a covariance)")
     _check_count("generated", len(generated), 2, "FID (a covariance)")
     return frechet_distance(real.mean(0), np.cov(real, rowvar=False), generated.mean(0),
                             np.cov(generated, rowvar=False))
 
 
-def _kid(real, generated, num_subsets, subset_size, seed):
+def kid_from_features(real, generated, num_subsets=100, subset_size=None, seed=0):
     """Unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3 over seeded subsets:
     (mean, std, subset size, subsets drawn)."""
     size = min(1000, len(real), len(generated)) if subset_size is None else subset_size
@@ -211,12 +206,23 @@ def _kid(real, generated, num_subsets, subset_size, seed):
     return float(np.mean(values)), float(np.std(values)), size, num_subsets
 
 
-def _classifier_score(logits, num_splits, seed):
+def inception_score(logits, num_splits=10, seed=0):
+    """The Inception Score formula (Salimans et al. 2016) on any classifier's logits
+    ``(n, classes)``: exp(E_x KL(p(y|x) || p(y))) over ``num_splits`` seeded disjoint
+    splits. Returns ``(mean, std)`` over the splits."""
     _check_count("images", len(logits), 2 * num_splits, f"a classifier score over {num_splits} splits (2 per split)")
-    return _inception_score(logits, num_splits, seed)
+    logits = np.asarray(logits, np.float64)
+    order = np.random.default_rng(seed).permutation(len(logits))
+    log_p = logits - logits.max(1, keepdims=True)
+    log_p = log_p - np.log(np.exp(log_p).sum(1, keepdims=True))
+    scores = []
+    for part in np.array_split(order, num_splits):
+        log_marginal = np.log(np.exp(log_p[part]).mean(0))
+        scores.append(math.exp(float(np.mean(np.sum(np.exp(log_p[part]) * (log_p[part] - log_marginal), 1)))))
+    return float(np.mean(scores)), float(np.std(scores))
 
 
-def _coverage(real_logits, generated_logits, min_share):
+def class_coverage(real_logits, generated_logits, min_share=0.5):
     """Class histograms of the classifier's predictions, covered classes and both KLs."""
     classes = real_logits.shape[1]
     real_counts = np.bincount(real_logits.argmax(1), minlength=classes)
@@ -234,24 +240,35 @@ def _coverage(real_logits, generated_logits, min_share):
             "generated_histogram": [round(float(s), 4) for s in generated_share]}
 
 
-def _squared_distances(a, b):
+def squared_distances(a, b):
+    """Squared Euclidean distances ``(len(a), len(b))`` between the rows of two arrays."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+
+
+def mean_pairwise_distance(images):
+    """Mean Euclidean distance between all pairs of distinct images (flattened)."""
+    flat = np.asarray(images, np.float64).reshape(len(images), -1)
+    if len(flat) < 2:
+        raise ValueError(f"need at least 2 images for a pairwise distance, got {len(flat)}.")
+    return float(np.sqrt(squared_distances(flat, flat)).sum() / (len(flat) * (len(flat) - 1)))
 
 
 def _knn_radii(points, k, batch=1000):
     """Squared distance of each point to its k-th nearest other point."""
-    return np.concatenate([np.partition(_squared_distances(points[i:i + batch], points), k, axis=1)[:, k]
+    return np.concatenate([np.partition(squared_distances(points[i:i + batch], points), k, axis=1)[:, k]
                            for i in range(0, len(points), batch)])
 
 
 def _inside_manifold(queries, points, radii, batch=1000):
     """Share of queries within the k-NN ball of at least one point."""
-    inside = [np.any(_squared_distances(queries[i:i + batch], points) <= radii[None, :], axis=1)
+    inside = [np.any(squared_distances(queries[i:i + batch], points) <= radii[None, :], axis=1)
               for i in range(0, len(queries), batch)]
     return float(np.mean(np.concatenate(inside)))
 
 
-def _precision_recall(real, generated, k):
+def precision_recall_from_features(real, generated, k=3):
+    """Improved precision and recall of two feature arrays with k-NN manifolds."""
     _check_count("real", len(real), k + 1, f"k-NN manifolds with k={k}")
     _check_count("generated", len(generated), k + 1, f"k-NN manifolds with k={k}")
     precision = _inside_manifold(generated, real, _knn_radii(real, k))
@@ -290,7 +307,7 @@ def fid(real, generated, dataset="mnist", num_samples=None, seed=0, extractor="d
         >>> fid("train", "test", dataset="fashion_mnist", num_samples=5000)["fid"]
     """
     real, generated, protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
-    return {"fid": _fid(real[0], generated[0]), "protocol": protocol}
+    return {"fid": fid_from_features(real[0], generated[0]), "protocol": protocol}
 
 
 def kid(real, generated, dataset="mnist", num_samples=None, num_subsets=100, subset_size=None, seed=0,
@@ -312,7 +329,7 @@ def kid(real, generated, dataset="mnist", num_samples=None, num_subsets=100, sub
     """
     _check_settings(num_subsets=num_subsets, subset_size=subset_size)
     real, generated, protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
-    mean, std, size, subsets = _kid(real[0], generated[0], num_subsets, subset_size, seed)
+    mean, std, size, subsets = kid_from_features(real[0], generated[0], num_subsets, subset_size, seed)
     return {"kid": mean, "kid_std": std,
             "protocol": {**protocol, "kid_subsets": subsets, "kid_subset_size": size}}
 
@@ -335,7 +352,7 @@ def classifier_score(images, dataset="mnist", num_samples=None, num_splits=10, s
     extractor = extractor_for(dataset, extractor)
     _, logits, described = _featurize(images, extractor, num_samples, seed, "images",
                                        dataset if isinstance(dataset, str) else None)
-    mean, std = _classifier_score(logits, num_splits, seed)
+    mean, std = inception_score(logits, num_splits, seed)
     protocol = {**extractor.protocol(), "images": described["source"], "num_images": described["num"],
                 "num_splits": num_splits, "seed": seed}
     return {"classifier_score": mean, "classifier_score_std": std, "protocol": protocol}
@@ -364,7 +381,7 @@ def mode_coverage(real, generated, dataset="mnist", num_samples=None, min_share=
     _check_settings(min_share=min_share)
     _require_dataset_classes(extractor_for(dataset, extractor), "mode_coverage")
     real, generated, protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
-    return {**_coverage(real[1], generated[1], min_share), "protocol": {**protocol, "min_share": min_share}}
+    return {**class_coverage(real[1], generated[1], min_share), "protocol": {**protocol, "min_share": min_share}}
 
 
 def precision_recall(real, generated, dataset="mnist", num_samples=None, k=3, seed=0, extractor="domain"):
@@ -383,7 +400,7 @@ def precision_recall(real, generated, dataset="mnist", num_samples=None, k=3, se
     """
     _check_settings(k=k)
     real, generated, protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
-    precision, recall = _precision_recall(real[0], generated[0], k)
+    precision, recall = precision_recall_from_features(real[0], generated[0], k)
     return {"precision": precision, "recall": recall, "protocol": {**protocol, "k": k}}
 
 
@@ -408,13 +425,16 @@ def conditional_accuracy(generator, dataset="mnist", num_samples=1000, seed=0, e
     if isinstance(generator, tuple) and len(generator) == 2:
         images, labels = generator
         source = "(images, labels)"
-    elif hasattr(generator, "generate") and hasattr(generator, "num_classes"):
-        _check_positive_int("num_samples", num_samples)
+    elif isinstance(generator, GenerativeModel):
+        if not generator.conditional:
+            raise UnsupportedModelError(f"conditional_accuracy needs a class-conditional model; "
+                                        f"{type(generator).__name__} {generator.name!r} has num_classes=None.")
+        check_positive_int("num_samples", num_samples)
         labels = np.arange(num_samples) % generator.num_classes
         images, source = generator.generate(labels, seed=seed), f"{type(generator).__name__}.generate"
     else:
-        raise TypeError("generator must be a conditional model with .generate(labels, seed) and num_classes, or an "
-                        f"(images, labels) tuple; got {type(generator).__name__}.")
+        raise TypeError("generator must be a conditional keras_gen model (ConditionalGAN, ConditionalVAE, a "
+                        f"conditional PixelCNN) or an (images, labels) tuple; got {type(generator).__name__}.")
     labels = np.asarray(labels).reshape(-1)
     if labels.dtype.kind not in "iu" or len(labels) != len(images) or (labels < 0).any() or (
             labels >= extractor.num_classes).any():
@@ -451,145 +471,21 @@ def evaluate_samples(real, generated, dataset="mnist", num_samples=None, seed=0,
     """
     _check_settings(k, num_subsets, subset_size, num_splits, min_share)
     (real_f, real_l), (gen_f, gen_l), protocol = _pair(real, generated, dataset, num_samples, seed, extractor)
-    kid_mean, kid_std, size, subsets = _kid(real_f, gen_f, num_subsets, subset_size, seed)
-    score, score_std = _classifier_score(gen_l, num_splits, seed)
-    real_score = _classifier_score(real_l, num_splits, seed)[0]
-    precision, recall = _precision_recall(real_f, gen_f, k)
-    scores = {"fid": _fid(real_f, gen_f), "kid": kid_mean, "kid_std": kid_std, "classifier_score": score,
+    kid_mean, kid_std, size, subsets = kid_from_features(real_f, gen_f, num_subsets, subset_size, seed)
+    score, score_std = inception_score(gen_l, num_splits, seed)
+    real_score = inception_score(real_l, num_splits, seed)[0]
+    precision, recall = precision_recall_from_features(real_f, gen_f, k)
+    scores = {"fid": fid_from_features(real_f, gen_f), "kid": kid_mean, "kid_std": kid_std, "classifier_score": score,
               "classifier_score_std": score_std, "real_classifier_score": real_score,
               "precision": precision, "recall": recall}
     protocol = {**protocol, "k": k, "kid_subsets": subsets, "kid_subset_size": size, "num_splits": num_splits}
     if not extractor_for(dataset, extractor).dataset_classes:
-        protocol["not_computed"] = "mode coverage and conditional accuracy (the extractor's classes are not the dataset's)"
+        protocol["not_computed"] = ("mode coverage and conditional accuracy "
+                                    "(the extractor's classes are not the dataset's)")
         return {**scores, "protocol": protocol}
-    scores.update(_coverage(real_l, gen_l, min_share))
-    if hasattr(generated, "generate") and hasattr(generated, "num_classes"):
+    scores.update(class_coverage(real_l, gen_l, min_share))
+    if isinstance(generated, GenerativeModel) and generated.conditional:
         scores["conditional_accuracy"] = conditional_accuracy(generated, dataset, protocol["num_generated"],
                                                               seed, extractor)["conditional_accuracy"]
     scores["protocol"] = {**protocol, "min_share": min_share}
     return scores
-
-
-# ---------------------------------------------------------------------------- callback
-
-CALLBACK_METRICS = {"fid": "min", "kid": "min", "classifier_score": "max", "precision": "max", "recall": "max"}
-
-
-@keras.saving.register_keras_serializable(package="keras_gen")
-class SampleQuality(keras.callbacks.Callback):
-    """Measures a generator's samples every ``every`` epochs (and after the last one),
-    logs the score and keeps the best model (GAN quality often peaks, then degrades).
-
-    At the end of each measured epoch, ``num_samples`` images from
-    ``model.sample(num_samples, seed=seed)`` (the same z every time) are scored against
-    a fixed set of ``num_samples`` real images. The score goes into ``logs[metric]``, so
-    ``History`` and a ``keras.callbacks.TensorBoard`` listed *after* this callback
-    record it (only measured epochs carry it); with ``log_dir`` it is also written as a
-    ``tf.summary`` scalar ``sample_quality/<metric>`` (step: the 0-based epoch, as Keras's
-    own epoch scalars). With ``checkpoint_path`` the model is saved there whenever the
-    score improves (lower FID/KID, higher others).
-
-    Args:
-        real: real images in [0, 1] (or uint8): an array, ``(images, labels)``, a batched
-            ``tf.data`` dataset or a split name of ``dataset``.
-        metric: one of ``CALLBACK_METRICS``: ``"fid"``, ``"kid"``, ``"classifier_score"``,
-            ``"precision"``, ``"recall"``.
-        dataset: name of the dataset whose domain classifier extracts features.
-        every: measure after every ``every``-th epoch (>= 1) and after the last one.
-        num_samples: images per set (a seeded subset of ``real``).
-        seed: seed of the real subset and of the generated draws.
-        checkpoint_path: a ``.keras`` path for the best model, or None.
-        log_dir: a TensorBoard folder for the scalar, or None.
-        verbose: print one line per measurement.
-        extractor: ``"domain"`` or ``"inception"`` (see ``fid``; InceptionV3 costs about
-            1 s per 13 images on 2 CPU cores).
-
-    Attributes:
-        best, best_epoch: best score so far and its (0-based) epoch; ``history``: a list
-        of ``(epoch, score)``.
-
-    Example:
-        >>> quality = SampleQuality("test", metric="fid", dataset="fashion_mnist", every=5,
-        ...                         checkpoint_path="best.keras")
-        >>> gan.fit(train, epochs=50, callbacks=[quality, keras.callbacks.TensorBoard("logs")])
-    """
-
-    def __init__(self, real, metric="fid", dataset="mnist", every=1, num_samples=1000, seed=0,
-                 checkpoint_path=None, log_dir=None, verbose=1, extractor="domain"):
-        super().__init__()
-        if metric not in CALLBACK_METRICS:
-            raise ValueError(f"metric must be one of {sorted(CALLBACK_METRICS)}, got {metric!r}.")
-        _check_every(every)
-        _check_positive_int("num_samples", num_samples)
-        if checkpoint_path is not None and not str(checkpoint_path).endswith(".keras"):
-            raise ValueError(f"checkpoint_path must end in '.keras' (model.save's format), got {checkpoint_path!r}.")
-        self.real, self.metric, self.dataset, self.every = real, metric, dataset, every
-        self.num_samples, self.seed, self.checkpoint_path = num_samples, seed, checkpoint_path
-        if extractor not in EXTRACTORS:
-            raise ValueError(f"extractor must be one of {EXTRACTORS}, got {extractor!r}.")
-        self.log_dir, self.verbose, self.extractor = log_dir, verbose, extractor
-        self.sign = 1.0 if CALLBACK_METRICS[metric] == "min" else -1.0
-        self.best, self.best_epoch, self.history = None, None, []
-        self._extractor = self._real = self._writer = None
-
-    def on_train_begin(self, logs=None):
-        _check_sampler(self.model, "SampleQuality")
-        if self._real is None:  # the real features are computed once, also over several fits
-            self._extractor = extractor_for(self.dataset, self.extractor)
-            name = self.dataset if isinstance(self.dataset, str) else None
-            self._real = self._extractor(_collect(self.real, self.num_samples, self.seed, "real", name)[0], "real")
-        if self.log_dir is not None and self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.log_dir))
-
-    def score(self):
-        """The metric of ``num_samples`` images the model samples now with ``seed``."""
-        images = _unit_images(self.model.sample(self.num_samples, seed=self.seed), "generated")
-        features, logits = self._extractor(images, "generated")
-        real_features, _ = self._real
-        if self.metric == "fid":
-            return _fid(real_features, features)
-        if self.metric == "kid":
-            return _kid(real_features, features, 100, None, self.seed)[0]
-        if self.metric == "classifier_score":
-            return _classifier_score(logits, 10, self.seed)[0]
-        precision, recall = _precision_recall(real_features, features, 3)
-        return precision if self.metric == "precision" else recall
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not _due(epoch, self.every, self.params.get("epochs")):
-            return
-        value = self.score()
-        self.history.append((epoch, value))
-        if logs is not None:
-            logs[self.metric] = value
-        if self._writer is not None:
-            with self._writer.as_default():
-                tf.summary.scalar(f"sample_quality/{self.metric}", value, step=epoch)
-            self._writer.flush()
-        improved = self.best is None or self.sign * value < self.sign * self.best
-        if improved:
-            self.best, self.best_epoch = value, epoch
-            if self.checkpoint_path is not None:
-                self.model.save(self.checkpoint_path)
-        if self.verbose:
-            saved = f"; saved to {self.checkpoint_path}" if improved and self.checkpoint_path else ""
-            print(f"epoch {epoch + 1}: {self.metric} {value:.4f} ({self.num_samples} samples, seed {self.seed}, "
-                  f"{self._extractor.name}){' best so far' if improved else ''}{saved}")
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def get_config(self):
-        """The arguments; ``real`` only when it is a split name (arrays are not serialised)."""
-        real = self.real if isinstance(self.real, str) else None
-        return {"real": real, "metric": self.metric, "dataset": self.dataset if isinstance(self.dataset, str) else None,
-                "every": self.every, "num_samples": self.num_samples, "seed": self.seed,
-                "checkpoint_path": None if self.checkpoint_path is None else str(self.checkpoint_path),
-                "log_dir": None if self.log_dir is None else str(self.log_dir), "verbose": self.verbose,
-                "extractor": self.extractor}

@@ -26,10 +26,16 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from keras_gen.autoencoders import _check_input_shape, _check_positive_int
+from keras_gen.base import GenerativeModel
 from keras_gen.layers import ClassConditioning, MaskedConv2D
-from keras_gen.metrics import bits_per_dim
-from keras_gen.vae import _split, check_labels, first_batch
+from keras_gen.utils import (
+    assert_labels_in_range,
+    bits_per_dim,
+    check_input_shape,
+    check_num_classes,
+    check_positive_int,
+    split_batch,
+)
 
 MAX_LEVELS = 256
 LEVEL_TOLERANCE = 1e-3  # |x * (L - 1) - round(x * (L - 1))| allowed for an image on the level grid
@@ -41,13 +47,8 @@ POINTWISE_LAYERS = (keras.layers.InputLayer, layers.Activation, layers.ReLU, lay
 
 def _check_levels(levels):
     if not isinstance(levels, int) or isinstance(levels, bool) or not 2 <= levels <= MAX_LEVELS:
-        raise ValueError(f"levels must be an integer in [2, {MAX_LEVELS}] (2: binary images, 256: 8-bit), got {levels!r}.")
-
-
-def _check_seed(seed):
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an integer, got {seed!r}.")
-    return int(seed)
+        raise ValueError(f"levels must be an integer in [2, {MAX_LEVELS}] (2: binary images, 256: 8-bit), "
+                         f"got {levels!r}.")
 
 
 def receptive_field(network):
@@ -82,7 +83,7 @@ def receptive_field(network):
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class PixelCNN(keras.Model):
+class PixelCNN(GenerativeModel):
     """An autoregressive image model trained by maximum likelihood with ``fit``.
 
     Args:
@@ -103,10 +104,9 @@ class PixelCNN(keras.Model):
         super().__init__(**kwargs)
         if not isinstance(network, keras.Model):
             raise TypeError(f"network must be a keras.Model, got {type(network).__name__}.")
-        self.image_shape = _check_input_shape(image_shape)
+        self.image_shape = check_input_shape(image_shape)
         _check_levels(levels)
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-            raise ValueError(f"num_classes must be None or an integer >= 2, got {num_classes!r}.")
+        check_num_classes(num_classes, allow_none=True)
         if len(network.inputs) != (1 if num_classes is None else 2):
             raise ValueError(
                 f"the network has {len(network.inputs)} inputs; expected [image] without num_classes and "
@@ -133,15 +133,11 @@ class PixelCNN(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.bits_tracker]
 
-    @property
-    def conditional(self):
-        return self.num_classes is not None
-
     # ------------------------------------------------------------------ likelihood
 
     def call(self, inputs, training=False):
         """The conditionals' logits: (N, H, W, C) for ``levels=2``, else (N, H, W, C, levels)."""
-        images, labels = _split(inputs) if self.conditional else (_split(inputs)[0], None)
+        images, labels = split_batch(inputs) if self.conditional else (split_batch(inputs)[0], None)
         return self.logits(images, labels, training=training)
 
     def logits(self, images, labels=None, training=False):
@@ -194,7 +190,7 @@ class PixelCNN(keras.Model):
         return keras.ops.convert_to_numpy(self.image_nll(tf.constant(images, tf.float32), labels))
 
     def _inputs(self, data):
-        images, labels = _split(data)
+        images, labels = split_batch(data)
         return images, labels if self.conditional else None
 
     def _record(self, nll):
@@ -206,9 +202,7 @@ class PixelCNN(keras.Model):
         images, labels = self._inputs(data)
         with tf.GradientTape() as tape:
             nll = self.image_nll(images, labels, training=True)
-            loss = tf.reduce_mean(nll)
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(loss / replicas)
+            scaled = self.replica_scaled_loss(tf.reduce_mean(nll))
         gradients = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         return self._record(nll)
@@ -216,28 +210,8 @@ class PixelCNN(keras.Model):
     def test_step(self, data):
         return self._record(self.image_nll(*self._inputs(data), training=False))
 
-    def fit(self, x=None, *args, **kwargs):
-        """``keras.Model.fit`` after checking the first batch (shape, levels, labels)."""
-        self.check_data(x, args[0] if args else kwargs.get("y"))
-        if kwargs.get("validation_data") is not None:
-            self.check_data(kwargs["validation_data"])
-        return super().fit(x, *args, **kwargs)
-
-    def check_data(self, data, labels=None):
-        """Raises a ValueError when images (an array, ``(x, y)`` or the first batch of a
-        tf.data.Dataset) do not have the model's shape and levels, or, for a conditional
-        model, when labels are missing or out of range. Returns numpy ``(images, labels)``
-        (labels None for an unconditional model, which ignores those of the data)."""
-        images, labels = first_batch(data, labels)
-        if images is None:
-            return None, None
-        if images.ndim != 4 or tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(f"images have shape {images.shape}; this PixelCNN expects (N,) + {self.image_shape}.")
-        if not np.isfinite(images).all():
-            raise ValueError("images contain NaN or inf values.")
-        low, high = float(images.min()), float(images.max())
-        if low < 0.0 or high > 1.0:
-            raise ValueError(f"images must lie in [0, 1], got values in [{low:g}, {high:g}].")
+    def _check_images(self, images):
+        """Images on the level grid k / (levels - 1)."""
         scaled = images.astype(np.float64) * (self.levels - 1)
         off = np.abs(scaled - np.round(scaled)) > LEVEL_TOLERANCE
         if off.any():
@@ -246,9 +220,6 @@ class PixelCNN(keras.Model):
                 + ("Binarize them (datasets.load(..., binarize='static' or 'dynamic'))." if self.levels == 2
                    else "Quantize them to the level grid first.")
             )
-        if not self.conditional:
-            return images, None  # labels of the data (e.g. a labelled dataset) are not used
-        return images, check_labels(labels, self.num_classes)
 
     # -------------------------------------------------------------------- sampling
 
@@ -270,12 +241,7 @@ class PixelCNN(keras.Model):
         height, width, channels = self.image_shape
         up, side = self.receptive_field
         if self.conditional:
-            message = f"label must lie in [0, {self.num_classes - 1}]"
-            with tf.control_dependencies([
-                tf.debugging.assert_non_negative(labels, message=message),
-                tf.debugging.assert_less(labels, tf.constant(self.num_classes, tf.int32), message=message),
-            ]):
-                labels = tf.identity(labels)
+            labels = assert_labels_in_range(labels, self.num_classes)
             num = tf.shape(labels)[0]
         steps = height * width * channels
         seed = tf.cast(seed, tf.int64)
@@ -313,25 +279,13 @@ class PixelCNN(keras.Model):
             self._samplers["sample"] = fn
         return self._samplers["sample"]
 
-    def sample(self, num, seed=0):
-        """``num`` images drawn from the model with ``seed`` (numpy, [0, 1]); the same seed
-        gives the same images, also after saving and reloading. A conditional model cycles
-        through the classes 0, 1, 2, ..."""
-        _check_positive_int("num", num)
-        seed = _check_seed(seed)
-        if self.conditional:
-            return self.generate(np.arange(num) % self.num_classes, seed=seed)
-        return self._sampler()(tf.constant(seed, tf.int64), tf.constant(num, tf.int32)).numpy()
-
-    def generate(self, labels, seed=0):
-        """Images of the requested classes (conditional model), drawn with ``seed``."""
-        if not self.conditional:
-            raise ValueError("this PixelCNN is not class-conditional (num_classes=None): generate(labels) needs "
-                             "build_pixelcnn(num_classes=...); use sample(num).")
-        labels = check_labels(labels, self.num_classes)
-        if len(labels) == 0:
-            raise ValueError("labels is empty: give at least one class id.")
-        return self._sampler()(tf.constant(_check_seed(seed), tf.int64), tf.constant(labels)).numpy()
+    def _draw(self, num, labels, z, seed):
+        """``num`` images (or one per label) from the compiled sampler; ``sample`` and
+        ``generate`` (``keras_gen.base.GenerativeModel``) call this."""
+        seed = tf.constant(seed, tf.int64)
+        if labels is None:
+            return self._sampler()(seed, tf.constant(num, tf.int32)).numpy()
+        return self._sampler()(seed, tf.constant(labels, tf.int32)).numpy()
 
     def get_config(self):
         return {
@@ -370,7 +324,7 @@ def exact_nll(model, data, batch_size=256, marginal=False):
     """
     if not isinstance(model, PixelCNN):
         raise TypeError(f"model must be a PixelCNN, got {type(model).__name__}.")
-    _check_positive_int("batch_size", batch_size)
+    check_positive_int("batch_size", batch_size)
     if marginal and not model.conditional:
         raise ValueError("marginal=True needs a class-conditional PixelCNN; this one has num_classes=None.")
     if not isinstance(data, tf.data.Dataset):
@@ -463,22 +417,22 @@ def build_pixelcnn(
         >>> model.fit(load("mnist", labels=True, binarize="static"), epochs=10)
         >>> sevens = model.generate([7] * 8, seed=1)
     """
-    height, width, channels = _check_input_shape(input_shape)
+    height, width, channels = check_input_shape(input_shape)
     _check_levels(levels)
     for arg, value in (("filters", filters), ("num_layers", num_layers), ("kernel_size", kernel_size),
                        ("first_kernel_size", first_kernel_size)):
-        _check_positive_int(arg, value)
+        check_positive_int(arg, value)
     head_filters = filters if head_filters is None else head_filters
-    _check_positive_int("head_filters", head_filters)
+    check_positive_int("head_filters", head_filters)
     if kernel_size % 2 == 0 or first_kernel_size % 2 == 0:
-        raise ValueError(f"kernel sizes must be odd, got kernel_size={kernel_size}, first_kernel_size={first_kernel_size}.")
+        raise ValueError(f"kernel sizes must be odd, got kernel_size={kernel_size}, "
+                         f"first_kernel_size={first_kernel_size}.")
     if min(filters, head_filters) < channels:
         raise ValueError(f"filters and head_filters must be >= the image's {channels} channels, "
                          f"got {filters} and {head_filters}.")
     if height < 2 and width < 2:
         raise ValueError(f"input_shape {input_shape!r} has a single pixel: nothing to model autoregressively.")
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-        raise ValueError(f"num_classes must be None or an integer >= 2, got {num_classes!r}.")
+    check_num_classes(num_classes, allow_none=True)
 
     image = keras.Input((None, None, channels), name="image")
     label = keras.Input((), dtype="int32", name="label") if num_classes else None

@@ -11,7 +11,6 @@ Example:
 """
 
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -19,41 +18,10 @@ import tensorflow as tf
 
 from keras_gen import datasets, metrics
 from keras_gen.classifiers import extractor_for
-from keras_gen.export import METADATA_FILE, next_version
+from keras_gen.errors import InvalidInputError, UnsupportedModelError
 from keras_gen.layers import corrupt
+from keras_gen.layout import METADATA_FILE, find_export, list_exports  # noqa: F401 (list_exports: public here too)
 from keras_gen.pixelcnn import quantize
-
-
-class NotAnExportError(ValueError):
-    """A path that is not a keras_gen export (or a model folder holding versions of one)."""
-
-
-def find_export(path):
-    """The version folder of an export: ``path`` itself when it holds ``saved_model.pb`` and
-    ``keras_gen.json``, or the newest integer version inside a model folder
-    ``saved_models/<name>/``. Raises ``NotAnExportError`` saying what was expected."""
-    path = Path(path)
-    if not path.exists():
-        raise NotAnExportError(f"{path} does not exist.")
-    if path.is_dir() and not (path / "saved_model.pb").exists() and next_version(path) > 1:
-        path = path / str(next_version(path) - 1)
-    if not (path.is_dir() and (path / "saved_model.pb").exists() and (path / METADATA_FILE).exists()):
-        raise NotAnExportError(
-            f"{path} is not a keras_gen export: expected a folder saved_models/<name>/<version>/ holding "
-            f"saved_model.pb and {METADATA_FILE} (written by keras_gen.export.export_model), or saved_models/<name>/ "
-            "holding such version folders."
-        )
-    return path
-
-
-def list_exports(base_dir="saved_models"):
-    """``[(name, version, metadata), ...]`` of every export under ``base_dir``, sorted."""
-    found = []
-    for metadata_file in sorted(Path(base_dir).glob(f"*/*/{METADATA_FILE}")):
-        folder = metadata_file.parent
-        if folder.name.isdigit() and (folder / "saved_model.pb").exists():
-            found.append((folder.parent.name, int(folder.name), json.loads(metadata_file.read_text())))
-    return sorted(found, key=lambda item: (item[0], item[1]))
 
 
 def _batches(num, batch_size, progress):
@@ -96,8 +64,8 @@ class Export:
 
     def _signature(self, name):
         if name not in self.signatures:
-            raise ValueError(f"this export ({self.kind}, {self.path}) has no {name!r} signature; it has "
-                             f"{', '.join(self.signatures)}.")
+            raise UnsupportedModelError(f"this export ({self.kind}, {self.path}) has no {name!r} signature; it has "
+                                        f"{', '.join(self.signatures)}.")
         if self._served is None:
             self._served = tf.saved_model.load(str(self.path))
         return self._served.signatures[name]
@@ -107,14 +75,14 @@ class Export:
         0, 1, 2, ... cycling for a conditional model; a single int is repeated."""
         if self.num_classes is None:
             if labels is not None:
-                raise ValueError(f"this export ({self.kind}) is not conditional: it takes no label.")
+                raise InvalidInputError(f"this export ({self.kind}) is not conditional: it takes no label.")
             return None
         labels = np.arange(num) % self.num_classes if labels is None else np.broadcast_to(labels, (num,))
         labels = np.asarray(labels)
         if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= self.num_classes:
             bad = labels[(labels < 0) | (labels >= self.num_classes)] if labels.dtype.kind in "iu" else labels
-            raise ValueError(f"label {bad.reshape(-1)[0].item()!r} is out of range: this model has {self.num_classes} "
-                             f"classes, 0 to {self.num_classes - 1}.")
+            raise InvalidInputError(f"label {bad.reshape(-1)[0].item()!r} is out of range: this model has "
+                                    f"{self.num_classes} classes, 0 to {self.num_classes - 1}.")
         return labels.astype(np.int32)
 
     def check_z(self, z):
@@ -122,11 +90,12 @@ class Export:
         shape = tuple(self.metadata.get("latent_shape") or ())
         z = np.asarray(z, np.float32)
         if not shape:
-            raise ValueError(f"this export ({self.kind}) takes no latent vectors z.")
+            raise InvalidInputError(f"this export ({self.kind}) takes no latent vectors z.")
         if z.ndim != len(shape) + 1 or z.shape[1:] != shape:
-            raise ValueError(f"z must have shape (N, {', '.join(map(str, shape))}) for this model, got {z.shape}.")
+            raise InvalidInputError(f"z must have shape (N, {', '.join(map(str, shape))}) for this model, "
+                                    f"got {z.shape}.")
         if not np.isfinite(z).all():
-            raise ValueError("z holds NaN or infinite values.")
+            raise InvalidInputError("z holds NaN or infinite values.")
         return z
 
     def sample(self, num, seed=0, labels=None, batch_size=None, progress=False):
@@ -225,13 +194,15 @@ def evaluate_export(export, dataset=None, num_samples=2000, seed=0, batch_size=2
         extractor_for(info.name, extractor)  # load (or refuse) the extractor before sampling
         num = min(num_samples, len(x_test))
         labels = export.check_labels(None, num)
-        # One call gives exactly model.sample(num, seed); PixelCNN samples in batches, with progress.
-        batch = 100 if export.kind == "PixelCNN" else num
+        # One call gives exactly model.sample(num, seed); a sequential sampler (PixelCNN)
+        # declares a batch size in its metadata and samples in batches, with progress.
+        batch = export.metadata.get("sample_batch") or num
         generated = export.sample(num, seed=seed, labels=labels, batch_size=batch, progress=progress)
         scores = metrics.evaluate_samples(x_test, generated, dataset=info.name, num_samples=num, seed=seed,
                                           extractor=extractor)
         scores["protocol"]["sampling"] = (f"export signature 'sample', seed {seed}" if batch >= num else
-                                          f"export signature 'sample', {batch} images per call with seeds {seed}, {seed + 1}, ...")
+                                          f"export signature 'sample', {batch} images per call with seeds "
+                                          f"{seed}, {seed + 1}, ...")
         if labels is not None and "not_computed" not in scores["protocol"]:
             accuracy = metrics.conditional_accuracy((generated, labels), dataset=info.name)
             scores["conditional_accuracy"] = accuracy["conditional_accuracy"]
@@ -259,9 +230,12 @@ def evaluate_export(export, dataset=None, num_samples=2000, seed=0, batch_size=2
             if name == "denoise":
                 noise = export.metadata["noise"]
                 x_in = keras.ops.convert_to_numpy(corrupt(x_test, noise["kind"], noise["amount"], seed=seed))
-                note = f"test images with {noise['kind']} noise (amount {noise['amount']:g}, seed {seed}) in, clean target"
-            inputs = {"image": x_in} if export.num_classes is None else {"image": x_in, "label": y_test.astype(np.int32)}
+                note = (f"test images with {noise['kind']} noise (amount {noise['amount']:g}, seed {seed}) in, "
+                        "clean target")
+            inputs = ({"image": x_in} if export.num_classes is None else
+                      {"image": x_in, "label": y_test.astype(np.int32)})
             out = as_unit(export.call(name, batch_size=batch_size, progress=progress, **inputs)["image"])
             results[name] = {"mse": float(np.mean((out - x_test) ** 2)),
-                             "protocol": {"split": split, "input": note, "error": "mean squared error per pixel, [0, 1] scale"}}
+                             "protocol": {"split": split, "input": note,
+                                          "error": "mean squared error per pixel, [0, 1] scale"}}
     return results

@@ -20,23 +20,16 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from keras_gen.autoencoders import _check_input_shape, _check_positive_int
+from keras_gen.base import GenerativeModel
 from keras_gen.layers import Sampling
 from keras_gen.losses import LIKELIHOODS, LOG_VAR_RANGE, bernoulli_nll, gaussian_kl, gaussian_nll
-from keras_gen.metrics import bits_per_dim
+from keras_gen.utils import bits_per_dim, check_input_shape, check_num_classes, check_positive_int, split_batch
 
 VAE_ARCHITECTURES = ("conv", "dense")
 
 
-def _split(data):
-    """``(images, labels)`` of a batch given as ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, w)``."""
-    if isinstance(data, (tuple, list)):
-        return data[0], (data[1] if len(data) > 1 else None)
-    return data, None
-
-
 @keras.saving.register_keras_serializable(package="keras_gen")
-class VAE(keras.Model):
+class VAE(GenerativeModel):
     """A variational autoencoder trained by maximising the ELBO with ``fit``.
 
     Args:
@@ -52,7 +45,8 @@ class VAE(keras.Model):
 
     ``fit`` data are images, or ``(images, labels)`` whose labels are ignored. Metrics:
     ``loss`` (negative ELBO with ``beta``), ``reconstruction_loss``, ``kl_loss``, each
-    in nats per image.
+    in nats per image. ``sample``/``generate`` (``keras_gen.base.GenerativeModel``)
+    decode z ~ N(0, I).
     """
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, observation_variance="learned", **kwargs):
@@ -103,7 +97,7 @@ class VAE(keras.Model):
     # The conditional VAE overrides these three to pass labels along.
     def _inputs(self, data):
         """(images, labels-or-None) of a batch."""
-        return _split(data)[0], None
+        return split_batch(data)[0], None
 
     def encode(self, x, labels=None, training=False):
         """``[z_mean, z_log_var, z]`` of images (labels are ignored by a plain VAE)."""
@@ -119,13 +113,11 @@ class VAE(keras.Model):
         _, _, z = self.encode(x, labels, training=training)
         return self.decode(z, labels, training=training)
 
-    def sample(self, num, seed=0):
-        """Decodes ``num`` draws z ~ N(0, I) made with ``seed``: the same seed gives
-        the same images, also after saving and reloading. Returns a numpy array."""
-        if not isinstance(num, int) or num < 1:
-            raise ValueError(f"num must be an integer >= 1, got {num!r}.")
-        z = keras.random.normal((num, self.latent_dim), seed=seed)
-        return keras.ops.convert_to_numpy(self.decode(z, training=False))
+    def decode_latent(self, z, labels=None):
+        """Decoded images in [0, 1] for numpy codes z (and labels): what ``sample`` and
+        ``generate`` return."""
+        labels = None if labels is None else keras.ops.convert_to_tensor(labels)
+        return self.decode(keras.ops.convert_to_tensor(z, dtype="float32"), labels, training=False)
 
     def reconstruction_nll(self, x, decoded):
         """-log p(x | z) per example, in nats."""
@@ -153,10 +145,7 @@ class VAE(keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             loss, reconstruction, kl = self._step_losses(data, training=True)
-            # Each replica holds its part of the global batch; the optimizer sums the
-            # replicas' gradients, so each contributes loss / replicas (as Keras does).
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(loss / replicas)
+            scaled = self.replica_scaled_loss(loss)
         gradients = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         return self._record(loss, reconstruction, kl)
@@ -185,39 +174,17 @@ class VAE(keras.Model):
         log_q = ops.sum(-half_log_2pi - 0.5 * z_log_var[None] - 0.5 * ops.square(eps), axis=-1)
         log_prior = ops.sum(-half_log_2pi - 0.5 * ops.square(z), axis=-1)
         flat_z = ops.reshape(z, (k * b, self.latent_dim))
-        repeat = lambda t: ops.reshape(ops.repeat(t[None], k, axis=0), (k * b,) + tuple(t.shape[1:]))
+
+        def repeat(t):
+            return ops.reshape(ops.repeat(t[None], k, axis=0), (k * b,) + tuple(t.shape[1:]))
+
         decoded = self.decode(flat_z, None if labels is None else repeat(labels), training=False)
         log_px = -ops.reshape(self.reconstruction_nll(repeat(x), decoded), (k, b))
         return log_px, log_px + log_prior - log_q
 
-    def fit(self, x=None, *args, **kwargs):
-        """``keras.Model.fit`` after checking the first batch's shape and value range
-        (and labels, for the conditional VAE)."""
-        self.check_data(x, args[0] if args else kwargs.get("y"))
-        validation = kwargs.get("validation_data")
-        if validation is not None:
-            self.check_data(validation)
-        return super().fit(x, *args, **kwargs)
-
-    def check_data(self, data, labels=None):
-        """Raises a ValueError when data (array, tensor, ``(x, y)`` or tf.data batches)
-        do not fit the encoder's input shape or, for the Bernoulli likelihood, lie
-        outside [0, 1]. Returns the (first batch of) images and labels as numpy."""
-        images, labels = first_batch(data, labels)
-        if images is None:
-            return None, None
-        expected = self.image_shape
-        if tuple(images.shape[1:]) != expected:
-            raise ValueError(f"images have shape {images.shape[1:]} per example; this VAE expects {expected}.")
-        if not np.isfinite(images).all():
-            raise ValueError("images contain NaN or inf values.")
-        low, high = float(images.min()), float(images.max())
-        if self.likelihood == "bernoulli" and (low < 0.0 or high > 1.0):
-            raise ValueError(
-                f"the Bernoulli likelihood needs images in [0, 1], got values in [{low:g}, {high:g}]; "
-                "load them with value_range=(0, 1)."
-            )
-        return images, None if labels is None else np.asarray(labels)
+    def data_range(self):
+        """[0, 1] for the Bernoulli likelihood; the Gaussian one takes any finite images."""
+        return (0.0, 1.0) if self.likelihood == "bernoulli" else None
 
     def get_config(self):
         return {
@@ -237,33 +204,6 @@ class VAE(keras.Model):
         return cls(**config)
 
 
-def first_batch(data, labels=None):
-    """``(images, labels)`` of ``data`` (an array, a tensor, ``(x, y)`` or the first batch
-    of a tf.data.Dataset) for input checks: images as numpy (None when ``data`` holds no
-    images); ``labels`` given explicitly win over those in ``data``."""
-    if isinstance(data, tf.data.Dataset):
-        data = next(iter(data))
-    images, batch_labels = _split(data)
-    labels = batch_labels if labels is None else labels
-    return (None if images is None else np.asarray(images)), labels
-
-
-def check_labels(labels, num_classes, what="labels"):
-    """Returns integer labels as an int32 array, or raises a ValueError naming the
-    first label outside ``[0, num_classes)``."""
-    if labels is None:
-        raise ValueError(f"{what} are missing: a conditional model needs (images, labels).")
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.ndim != 1 or not (np.issubdtype(labels.dtype, np.integer) or np.all(np.mod(labels, 1) == 0)):
-        raise ValueError(f"{what} must be a 1-D array of integer class ids, got shape {labels.shape}, dtype {labels.dtype}.")
-    bad = (labels < 0) | (labels >= num_classes)
-    if bad.any():
-        raise ValueError(f"{what} must lie in [0, {num_classes - 1}], got {labels[bad][0].item()!r} (num_classes={num_classes}).")
-    return labels.astype(np.int32)
-
-
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalVAE(VAE):
     """A class-conditional VAE: q(z | x, y) and p(x | z, y).
@@ -279,48 +219,18 @@ class ConditionalVAE(VAE):
     """
 
     def __init__(self, encoder, decoder, num_classes=10, **kwargs):
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+        check_num_classes(num_classes)
         super().__init__(encoder, decoder, **kwargs)
         self.num_classes = num_classes
 
     def _inputs(self, data):
-        return _split(data)
+        return split_batch(data)
 
     def encode(self, x, labels=None, training=False):
         return self.encoder([x, labels], training=training)
 
     def decode(self, z, labels=None, training=False):
         return self.decoder([z, labels], training=training)
-
-    def generate(self, labels, z=None, seed=0):
-        """Images of the requested classes, as a numpy array.
-
-        Args:
-            labels: integer class ids, one per image.
-            z: ``(len(labels), latent_dim)`` codes (the style); default: drawn from
-                N(0, I) with ``seed``.
-        """
-        labels = check_labels(labels, self.num_classes)
-        if z is None:
-            z = keras.random.normal((len(labels), self.latent_dim), seed=seed)
-        elif tuple(np.shape(z)) != (len(labels), self.latent_dim):
-            raise ValueError(f"z must have shape {(len(labels), self.latent_dim)}, got {np.shape(z)}.")
-        z = keras.ops.convert_to_tensor(z, dtype="float32")
-        labels = keras.ops.convert_to_tensor(labels)
-        return keras.ops.convert_to_numpy(self.decode(z, labels, training=False))
-
-    def sample(self, num, seed=0):
-        """``num`` images from the prior, cycling through the classes 0, 1, 2, ..."""
-        if not isinstance(num, int) or num < 1:
-            raise ValueError(f"num must be an integer >= 1, got {num!r}.")
-        return self.generate(np.arange(num) % self.num_classes, seed=seed)
-
-    def check_data(self, data, labels=None):
-        images, labels = super().check_data(data, labels)
-        if images is not None:
-            check_labels(labels, self.num_classes)
-        return images, labels
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
@@ -347,8 +257,7 @@ def evaluate_likelihood(vae, data, num_samples=100, seed=0, max_decodes=4096):
         A dict: ``negative_elbo``, ``iw_nll`` (nats per image), ``negative_elbo_bits_per_dim``,
         ``iw_nll_bits_per_dim``, ``num_samples``, ``num_images``, ``seed``, ``likelihood``.
     """
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}.")
+    check_positive_int("num_samples", num_samples)
     if not isinstance(data, tf.data.Dataset):
         data = tf.data.Dataset.from_tensor_slices(data).batch(256)
     vae.check_data(data)
@@ -396,8 +305,8 @@ def prior_quantiles(n=15, low=0.05, high=0.95):
 
 
 def _check_vae_arguments(input_shape, latent_dim, architecture):
-    shape = _check_input_shape(input_shape)
-    _check_positive_int("latent_dim", latent_dim)
+    shape = check_input_shape(input_shape)
+    check_positive_int("latent_dim", latent_dim)
     if architecture not in VAE_ARCHITECTURES:
         raise ValueError(f"architecture must be one of {VAE_ARCHITECTURES}, got {architecture!r}.")
     if architecture == "conv" and (shape[0] % 4 or shape[1] % 4):
@@ -429,7 +338,8 @@ def _networks(input_shape, latent_dim, architecture, filters, hidden_units, seed
         )
         y = layers.Reshape((height // 4, width // 4, filters[1]))(y)
         for i, f in enumerate(reversed(filters[:2])):
-            y = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu", name=f"decoder_deconv_{i}")(y)
+            y = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu",
+                                       name=f"decoder_deconv_{i}")(y)
         y = layers.Conv2D(channels, 3, padding="same", name="decoder_pixels")(y)
     else:
         x = join(layers.Flatten()(image), "encoder")
@@ -522,8 +432,7 @@ def build_conditional_vae(
         >>> sevens = cvae.generate([7] * 8, seed=1)
     """
     input_shape = _check_vae_arguments(input_shape, latent_dim, architecture)
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+    check_num_classes(num_classes)
     encoder, decoder = _networks(input_shape, latent_dim, architecture, filters, hidden_units, seed, num_classes)
     cvae = ConditionalVAE(
         encoder, decoder, num_classes=num_classes, likelihood=likelihood, beta=beta,

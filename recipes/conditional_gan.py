@@ -13,23 +13,22 @@ interpolation.png, training_curves.png, model.keras; and exports the generator
 (z, label -> image in [0, 1]) to saved_models/conditional_gan/<next version>/.
 """
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import (  # isort: skip
+    add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser,
+)
 
 import numpy as np
 
 from keras_gen import build_conditional_gan, plotting
-from keras_gen.recipe_tools import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
 
 CLASS_PAIRS = ((1, 7), (3, 8), (4, 9), (0, 6), (2, 5))  # classes that share strokes (digit ids; any 10-class set)
 
 
 def main(argv=None):
     parser = add_gan_flags(recipe_parser(__doc__, "conditional_gan", epochs=15, latent_dim=100, batch_size=64))
-    parser.add_argument("--filters", type=int, default=64, help="width of D's first layer, doubled per stage (default: 64)")
+    parser.add_argument("--filters", type=int, default=64,
+                        help="width of D's first layer, doubled per stage (default: 64)")
     args = parser.parse_args(argv)
     compile_args = gan_compile_args(args)
     data = prepare(args, labels=True, value_range=(-1.0, 1.0))

@@ -14,17 +14,15 @@ reconstructions.png, training_curves.png, model.keras; and exports the model (sa
 saved_models/conditional_vae/<next version>/.
 """
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import (  # isort: skip
+    add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings,
+)
 
 import keras
 import numpy as np
 
 from keras_gen import build_conditional_vae, plotting
-from keras_gen.recipe_tools import add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings
 
 
 def main(argv=None):

@@ -10,19 +10,16 @@ Writes to --out: reconstructions.png, training_curves.png, model.keras; and expo
 model (encode, decode, reconstruct) to saved_models/conv_autoencoder/<next version>/.
 """
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import finish, prepare, recipe_parser  # isort: skip
 
 from keras_gen import build_conv_autoencoder, build_encoder_classifier, plotting
-from keras_gen.recipe_tools import finish, prepare, recipe_parser
 
 
 def main(argv=None):
     parser = recipe_parser(__doc__, "conv_autoencoder", epochs=10, latent_dim=32)
-    parser.add_argument("--probe-epochs", type=int, default=20, help="epochs of the linear probe on the codes (0: skip)")
+    parser.add_argument("--probe-epochs", type=int, default=20,
+                        help="epochs of the linear probe on the codes (0: skip)")
     args = parser.parse_args(argv)
     data = prepare(args)
 

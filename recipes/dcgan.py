@@ -15,19 +15,18 @@ training_curves.png, model.keras; and exports the generator (z -> image in [0, 1
 saved_models/dcgan/<next version>/.
 """
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import (  # isort: skip
+    add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser,
+)
 
 from keras_gen import build_dcgan
-from keras_gen.recipe_tools import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
 
 
 def main(argv=None):
     parser = add_gan_flags(recipe_parser(__doc__, "dcgan", epochs=15, latent_dim=100, batch_size=64))
-    parser.add_argument("--filters", type=int, default=64, help="width of D's first layer, doubled per stage (default: 64)")
+    parser.add_argument("--filters", type=int, default=64,
+                        help="width of D's first layer, doubled per stage (default: 64)")
     args = parser.parse_args(argv)
     compile_args = gan_compile_args(args)
     data = prepare(args, labels=True, value_range=(-1.0, 1.0))

@@ -9,15 +9,11 @@ Writes to --out: denoising.png (clean, noisy, denoised), training_curves.png, mo
 and exports the model (encode, decode, denoise) to saved_models/denoising_autoencoder/<next version>/.
 """
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import finish, prepare, recipe_parser, report_test_loss  # isort: skip
 
 from keras_gen import build_denoising_autoencoder, corrupt, plotting
 from keras_gen.layers import CORRUPTIONS
-from keras_gen.recipe_tools import finish, prepare, recipe_parser, report_test_loss
 
 
 def main(argv=None):

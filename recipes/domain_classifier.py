@@ -14,16 +14,17 @@ into keras_gen/data/classifiers/, replacing the shipped files), plus
 misclassified.png (in --out): test images the classifier gets wrong, by true class.
 """
 
-import sys
-from pathlib import Path
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import recipe_parser  # isort: skip
 
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from keras_gen import datasets, plotting
-from keras_gen.classifiers import (CLASSIFIER_RECIPE, SHIPPED_CLASSIFIER_DIR, FeatureExtractor,
-                                   save_domain_classifier, train_domain_classifier)
-from keras_gen.recipe_tools import recipe_parser
+from keras_gen import datasets, metrics, plotting
+from keras_gen.classifiers import (
+    CLASSIFIER_RECIPE,
+    SHIPPED_CLASSIFIER_DIR,
+    FeatureExtractor,
+    save_domain_classifier,
+    train_domain_classifier,
+)
 
 
 def main(argv=None):
@@ -41,6 +42,9 @@ def main(argv=None):
                 f"{info['train_images']} images of {info['train_split']}, {args.epochs} epochs, batch "
                 f"{args.batch_size}, seed {args.seed}")
     print(f"test accuracy: {info['test_accuracy']:.4f} ({protocol})")
+    x_test, y_test, test_info = datasets.load_arrays(args.dataset, split="test", data_dir=args.data_dir)
+    logits = FeatureExtractor(model)(x_test)[1]
+    info["test_classifier_score"] = round(metrics.inception_score(logits, num_splits=10, seed=0)[0], 4)
     print(f"test classifier score: {info['test_classifier_score']:.3f} (Inception-score formula, 10 splits; "
           f"{protocol})")
     out = SHIPPED_CLASSIFIER_DIR if args.install else args.out
@@ -48,8 +52,7 @@ def main(argv=None):
     path = save_domain_classifier(model, info, out, key)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) and {out / (key + '.json')}")
 
-    x_test, y_test, test_info = datasets.load_arrays(args.dataset, split="test", data_dir=args.data_dir)
-    predicted = FeatureExtractor(model)(x_test)[1].argmax(1)
+    predicted = logits.argmax(1)
     wrong = predicted != y_test
     names = test_info.class_names
     rows = {f"{names[c]} ({wrong[y_test == c].sum()} wrong)": x_test[wrong & (y_test == c)][:8] / 255.0

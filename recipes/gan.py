@@ -13,14 +13,12 @@ samples.png, interpolation.png, training_curves.png, model.keras; and exports th
 generator (z -> image in [0, 1]) to saved_models/gan/<next version>/.
 """
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import (  # isort: skip
+    add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser,
+)
 
 from keras_gen import build_gan
-from keras_gen.recipe_tools import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
 
 
 def main(argv=None):

@@ -11,16 +11,12 @@ training_curves.png, model.keras; and exports the model (encode, decode, reconst
 saved_models/latent2d_autoencoder/<next version>/.
 """
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import finish, prepare, recipe_parser  # isort: skip
 
 import numpy as np
 
 from keras_gen import build_latent2d_autoencoder, plotting
-from keras_gen.recipe_tools import finish, prepare, recipe_parser
 
 
 def main(argv=None):

@@ -16,20 +16,18 @@ model.keras; and exports the sampler (seed, num or label -> image) and the likel
 (image -> nll) to saved_models/pixelcnn/<next version>/.
 """
 
-import sys
-import time
-from pathlib import Path
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import _positive_int, prepare, recipe_parser, save_and_export  # isort: skip
 
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import time
 
 import numpy as np
 
 from keras_gen import plotting
 from keras_gen.pixelcnn import build_pixelcnn, exact_nll
-from keras_gen.recipe_tools import _positive_int, prepare, recipe_parser, save_and_export
 
-PUBLISHED = "published anchor: 81.30 nats, PixelCNN on statically binarized MNIST (van den Oord et al. 2016; 60,000 train images)"
+PUBLISHED = ("published anchor: 81.30 nats, PixelCNN on statically binarized MNIST "
+             "(van den Oord et al. 2016; 60,000 train images)")
 
 
 def main(argv=None):

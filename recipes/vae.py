@@ -17,17 +17,15 @@ samples.png, reconstructions.png, ae_vs_vae.png, training_curves.png, model.kera
 exports the model (sample, decode, encode, reconstruct) to saved_models/vae/<next version>/.
 """
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import (  # isort: skip
+    add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings,
+)
 
 import numpy as np
 
 from keras_gen import build_latent2d_autoencoder, build_vae, plotting
 from keras_gen.latent import interpolate
-from keras_gen.recipe_tools import add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings
 from keras_gen.vae import prior_quantiles
 
 

@@ -20,16 +20,14 @@ training_curves.png, model.keras; and exports the generator (z -> image in [0, 1
 saved_models/wgan_gp/<next version>/.
 """
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script from a checkout, without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
+from keras_gen.recipes._common import (  # isort: skip
+    add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser,
+)
 
 import keras
 
 from keras_gen import build_wgan_gp
-from keras_gen.recipe_tools import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
 
 
 def main(argv=None):

@@ -4,13 +4,13 @@ import pytest
 
 from keras_gen import (
     build_conv_autoencoder,
-    build_dense_autoencoder,
     build_denoising_autoencoder,
+    build_dense_autoencoder,
+    build_encoder_classifier,
     build_latent2d_autoencoder,
     corrupt,
     datasets,
 )
-from keras_gen import build_encoder_classifier
 
 
 @pytest.mark.parametrize(

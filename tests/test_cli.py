@@ -35,9 +35,9 @@ def run_cli(args, capsys):
 def test_console_script_trains_with_the_recipe_and_the_exports_are_usable(tmp_path, capsys):
     script = keras_gen_script()
     assert script, "pip install -e . installs the keras-gen console script"
-    run = subprocess.run([script, "train", "denoising_autoencoder", "--epochs", "1", "--limit", "256", "--noise", "mask",
-                          "--out", "out", "--export-dir", "exports"], cwd=tmp_path, env=ENV, capture_output=True,
-                         text=True, timeout=600)
+    run = subprocess.run([script, "train", "denoising_autoencoder", "--epochs", "1", "--limit", "256",
+                          "--noise", "mask", "--out", "out", "--export-dir", "exports"],
+                         cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "step - loss:" in run.stdout  # Keras' progress bar: the same code as recipes/denoising_autoencoder.py
     assert "exported for TF-Serving to exports/denoising_autoencoder/1/" in run.stdout
@@ -85,8 +85,8 @@ def conditional_gan_files(tmp_path_factory):
 def test_export_sample_and_evaluate_a_conditional_gan(conditional_gan_files, capsys, monkeypatch):
     gan, folder = conditional_gan_files
     base = folder / "saved_models"
-    code, out, _ = run_cli(["export", folder / "model.keras", "--name", "cgan", "--base-dir", base, "--dataset", "mnist"],
-                           capsys)
+    code, out, _ = run_cli(["export", folder / "model.keras", "--name", "cgan", "--base-dir", base,
+                            "--dataset", "mnist"], capsys)
     assert code == 0 and "signatures: serving_default, sample" in out
 
     # The same seed gives the same images from the export and from the .keras file.
@@ -130,7 +130,8 @@ def test_export_sample_and_evaluate_a_conditional_gan(conditional_gan_files, cap
     # sample signature draws exactly gan.sample(300, seed=0).
     x_test, _ = datasets.to_numpy(datasets.load("mnist", split="test", labels=True, shuffle=False))
     in_keras = metrics.evaluate_samples(x_test, gan, dataset="mnist", num_samples=300, seed=0)
-    in_keras["conditional_accuracy"] = metrics.conditional_accuracy(gan, "mnist", num_samples=300)["conditional_accuracy"]
+    in_keras["conditional_accuracy"] = metrics.conditional_accuracy(
+        gan, "mnist", num_samples=300)["conditional_accuracy"]
     for key in ("fid", "kid", "classifier_score", "precision", "recall", "classes_covered", "conditional_accuracy"):
         assert scores[key] == pytest.approx(in_keras[key], rel=1e-5, abs=1e-9), key
 

@@ -1,3 +1,4 @@
+import ast
 import gzip
 import hashlib
 import os
@@ -70,7 +71,8 @@ def test_shuffle_is_seeded_and_train_only_by_default():
     np.testing.assert_array_equal(first_labels(seed=1), first_labels(seed=1))
     assert not np.array_equal(first_labels(seed=1), first_labels(seed=2))
     test_labels = next(iter(datasets.load("fashion_mnist", split="test", labels=True, batch_size=32)))[1].numpy()
-    np.testing.assert_array_equal(test_labels, datasets.load_idx_split(datasets.DEBIAN_FASHION_MNIST_DIR, "test")[1][:32])
+    np.testing.assert_array_equal(test_labels,
+                                  datasets.load_idx_split(datasets.DEBIAN_FASHION_MNIST_DIR, "test")[1][:32])
 
 
 def test_mnist_falls_back_to_bundled_split_and_says_so(capsys, mnist_bundled, monkeypatch):
@@ -207,7 +209,8 @@ def test_tfds_prepared_dataset_is_read(tmp_path, fashion_test):
 
     x, y = fashion_test[0][:200], fashion_test[1][:200]
     features = tfds.features.FeaturesDict(
-        {"image": tfds.features.Image(shape=(28, 28, 1)), "label": tfds.features.ClassLabel(names=datasets.CLASS_NAMES["fashion_mnist"])}
+        {"image": tfds.features.Image(shape=(28, 28, 1)),
+         "label": tfds.features.ClassLabel(names=datasets.CLASS_NAMES["fashion_mnist"])}
     )
     split = tf.data.Dataset.from_tensor_slices({"image": x, "label": y})
     tfds.dataset_builders.store_as_tfds_dataset(
@@ -245,3 +248,140 @@ def test_keras_cache_source(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Keras datasets cache" in out.stdout and str(tmp_path) in out.stdout
+
+
+def test_source_order_is_one_documented_dict():
+    order = ["data_dir", "KERAS_GEN_DATA_DIR", "debian", "keras_cache", "tfds", "bundled_mnist"]
+    assert list(datasets.SOURCES) == order
+    for name in datasets.SOURCES:
+        assert f'``"{name}"``' in datasets.__doc__
+
+
+@pytest.fixture
+def offline_empty_keras_home(tmp_path, monkeypatch):
+    """No downloads and an empty Keras home, so only local copies count."""
+    monkeypatch.setenv("KERAS_GEN_OFFLINE", "1")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
+
+
+def test_env_variable_points_at_a_copy_of_real_idx_files(tmp_path, monkeypatch, capsys, mnist_bundled, fashion_test,
+                                                          offline_empty_keras_home):
+    copies = tmp_path / "copies"
+    for dataset in ("mnist", "fashion_mnist"):
+        (copies / dataset).mkdir(parents=True)
+        for name in BUNDLED_MD5:
+            shutil.copy(datasets.BUNDLED_MNIST_DIR / name, copies / dataset / name)
+    monkeypatch.setenv("KERAS_GEN_DATA_DIR", os.pathsep.join([str(tmp_path / "keras_home_like"), str(copies)]))
+    (tmp_path / "keras_home_like").mkdir()  # listed first, holds nothing: the search goes on to the next folder
+
+    x, y, info = datasets.load_arrays("mnist", split="test")
+    np.testing.assert_array_equal(x, mnist_bundled[0])  # all 10,000 images, not the bundled fallback's 2,000
+    np.testing.assert_array_equal(y, mnist_bundled[1])
+    assert "KERAS_GEN_DATA_DIR" in info.source and str(copies / "mnist") in info.source
+    assert "full MNIST is not available" not in capsys.readouterr().err
+
+    x, _, info = datasets.load_arrays("fashion_mnist", split="test")  # searched before Debian's copy
+    np.testing.assert_array_equal(x, mnist_bundled[0])
+    assert "KERAS_GEN_DATA_DIR" in info.source
+    x, _, info = datasets.load_arrays("fashion_mnist", split="test", data_dir=datasets.DEBIAN_FASHION_MNIST_DIR)
+    np.testing.assert_array_equal(x, fashion_test[0])  # data_dir= still comes first
+    assert "local files" in info.source and "KERAS_GEN_DATA_DIR" not in info.source
+
+    with pytest.raises(DatasetError, match=r"cifar10 \(test\) not found. Tried: KERAS_GEN_DATA_DIR: no cifar10/"):
+        datasets.load_arrays("cifar10", split="test")
+
+    target = copies / "mnist" / "t10k-images-idx3-ubyte.gz"
+    target.write_bytes(target.read_bytes()[:1000])  # a broken copy stops the search: no silent fallback
+    with pytest.raises(DatasetError, match="not a readable gzip file"):
+        datasets.load_arrays("mnist", split="test")
+
+    monkeypatch.setenv("KERAS_GEN_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(DatasetError, match=r"KERAS_GEN_DATA_DIR lists '.*nowhere', which is not a folder"):
+        datasets.load_arrays("mnist", split="test")
+
+
+def test_source_list_can_be_overridden(monkeypatch, capsys, mnist_bundled, fashion_test, offline_empty_keras_home):
+    def my_mnist(name, split, data_dir, download):
+        if name != "mnist":
+            return None
+        x, y = datasets.load_idx_split(datasets.BUNDLED_MNIST_DIR, "test")
+        return x, y, datasets.CLASS_NAMES[name], "my MNIST copy"
+
+    def my_missing(name, split, data_dir, download):
+        raise datasets.NotInSource("my archive is offline")
+
+    monkeypatch.setattr(datasets, "SOURCES", {"mine": my_mnist, **datasets.SOURCES})
+    x, _, info = datasets.load_arrays("mnist", split="test")
+    assert info.source == "my MNIST copy"
+    np.testing.assert_array_equal(x, mnist_bundled[0])
+    x, _, info = datasets.load_arrays("fashion_mnist", split="test")  # my_mnist does not serve it
+    assert "Debian" in info.source
+    np.testing.assert_array_equal(x, fashion_test[0])
+
+    sources = datasets.SOURCES
+    monkeypatch.setattr(datasets, "SOURCES", {"archive": my_missing, "keras_cache": sources["keras_cache"],
+                                              "bundled_mnist": sources["bundled_mnist"]})
+    expected = (r"fashion_mnist \(test\) not found. Tried: archive: my archive is offline; keras_cache: not in the "
+                r"Keras cache .*\(sources, in order: \['archive', 'keras_cache', 'bundled_mnist'\]\)")
+    with pytest.raises(DatasetError, match=expected):
+        datasets.load_arrays("fashion_mnist", split="test")
+    _, _, info = datasets.load_arrays("mnist", split="test")
+    assert info.source.startswith("bundled MNIST test split, images 8000-9999")
+    assert "archive: my archive is offline" in info.source
+    assert "full MNIST is not available" in capsys.readouterr().err
+
+    datasets.SOURCES.pop("bundled_mnist")
+    with pytest.raises(DatasetError, match=r"mnist \(test\) not found"):
+        datasets.load_arrays("mnist", split="test")
+
+
+def test_no_private_keras_import():
+    source = open(datasets.__file__).read()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+    assert "keras" in imported
+    assert not [m for m in imported if m.startswith("keras.src")]
+    assert "keras.src" not in source
+    assert not [m for m in imported if m.startswith("keras_gen") and m not in ("keras_gen.utils", "keras_gen.errors")]
+
+
+def test_keras_home_is_where_keras_puts_its_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    assert datasets._keras_home() == tmp_path / "kh"
+
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert datasets._keras_home() == tmp_path / ".keras"
+    out = subprocess.run([sys.executable, "-c", "import keras"], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / ".keras" / "keras.json").is_file()  # Keras itself chose the same folder
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # a home folder that is not writable
+    assert str(datasets._keras_home()) == "/tmp/.keras"
+
+
+def test_flat_folder_of_rgb_images_has_no_labels(tmp_path, fashion_test):
+    rgb = tf.image.grayscale_to_rgb(tf.constant(fashion_test[0][:12])).numpy()
+    for i, image in enumerate(rgb):
+        tf.io.write_file(str(tmp_path / f"{i:02d}.png"), tf.io.encode_png(image))
+    images, labels, info = datasets.load_arrays(str(tmp_path), labels=False)
+    np.testing.assert_array_equal(images, rgb)
+    assert labels is None and info.class_names is None and info.image_shape == (28, 28, 3)
+    with pytest.raises(DatasetError, match="has no labels"):
+        datasets.load_arrays(str(tmp_path))
+
+    tf.io.write_file(str(tmp_path / "gray.png"), tf.io.encode_png(fashion_test[0][12]))
+    with pytest.raises(DatasetError, match=r"inconsistent shapes.*\(28, 28, 3\).*\(28, 28, 1\).*one channel count"):
+        datasets.load_arrays(str(tmp_path), labels=False, image_size=(28, 28))
+    with pytest.raises(ValueError, match=r"image_size must be None or \(height, width\) of positive ints, got 28"):
+        datasets.load_arrays(str(tmp_path), labels=False, image_size=28)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetError, match=r"no image files \(.png, .jpg, .jpeg, .bmp, .gif\) in '.*empty'"):
+        datasets.load_arrays(str(empty), labels=False)

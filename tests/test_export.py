@@ -18,8 +18,8 @@ from keras_gen import (
     build_conditional_vae,
     build_conv_autoencoder,
     build_dcgan,
-    build_dense_autoencoder,
     build_denoising_autoencoder,
+    build_dense_autoencoder,
     build_pixelcnn,
     build_vae,
     export_generator,
@@ -45,7 +45,7 @@ for path in sys.argv[3:]:
             outputs[f"{path}|{name}|{key}"] = value.numpy()
 np.savez(sys.argv[2], **outputs)
 print(json.dumps({"keras_gen_loaded": "keras_gen" in sys.modules}))
-"""
+"""  # noqa: E501 (the consumer program's text is kept as is)
 
 
 def consume(tmp_path, inputs, paths):
@@ -85,8 +85,9 @@ def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnis
     paths = {name: export_model(model, name, base_dir=base, dataset="mnist") for name, model in
              [("dense", dense), ("conv", conv), ("denoising", denoising), ("vae", vae), ("cvae", cvae), ("gan", gan)]}
     rng = np.random.default_rng(0)
-    z = {"dense": rng.normal(size=(5, 4)), "conv": rng.normal(size=(5, 7, 7, 2)), "denoising": rng.normal(size=(5, 7, 7, 2)),
-         "vae": rng.normal(size=(5, 3)), "cvae": rng.normal(size=(16, 2)), "gan": rng.normal(size=(5, 5))}
+    z = {"dense": rng.normal(size=(5, 4)), "conv": rng.normal(size=(5, 7, 7, 2)),
+         "denoising": rng.normal(size=(5, 7, 7, 2)), "vae": rng.normal(size=(5, 3)), "cvae": rng.normal(size=(16, 2)),
+         "gan": rng.normal(size=(5, 5))}
     z = {name: value.astype(np.float32) for name, value in z.items()}
 
     expected, inputs = {}, {}
@@ -94,7 +95,8 @@ def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnis
     def want(name, signature, output, value, **given):
         for key, array in given.items():
             inputs[f"{paths[name]}|{signature}|{key}"] = array
-        expected[f"{paths[name]}|{signature}|{output}"] = np.clip(numpy(value), 0.0, 1.0) if output == "image" else numpy(value)
+        expected[f"{paths[name]}|{signature}|{output}"] = (np.clip(numpy(value), 0.0, 1.0) if output == "image"
+                                                           else numpy(value))
 
     for name, model, encoder, decoder in [("dense", dense, dense_encoder, dense_decoder),
                                           ("conv", conv, conv_encoder, conv_decoder),
@@ -118,7 +120,7 @@ def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnis
     want("vae", "sample", "image", vae.sample(6, seed=11), seed=np.int64(11), num=np.int32(6))
     want("cvae", "sample", "image", cvae.generate(labels, seed=11), seed=np.int64(11), label=labels)
     want("gan", "sample", "image", gan.sample(6, seed=11), seed=np.int64(11), num=np.int32(6))
-    want("gan", "serving_default", "image", gan.generate(z["gan"]), z=z["gan"])
+    want("gan", "serving_default", "image", gan.generate(z=z["gan"]), z=z["gan"])
 
     served = consume(tmp_path, inputs, paths.values())
     assert set(served) >= set(expected)
@@ -126,14 +128,16 @@ def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnis
         np.testing.assert_allclose(served[key], value, atol=2e-6, err_msg=key)
     assert served[f"{paths['gan']}|sample|image"].min() >= 0.0  # the tanh network's [-1, 1] came back as [0, 1]
 
-    signatures = {name: list(json.loads((path / "keras_gen.json").read_text())["signatures"]) for name, path in paths.items()}
+    signatures = {name: list(json.loads((path / "keras_gen.json").read_text())["signatures"])
+                  for name, path in paths.items()}
     assert signatures["dense"] == signatures["conv"] == ["serving_default", "decode", "encode", "reconstruct"]
     assert signatures["denoising"] == ["serving_default", "decode", "encode", "denoise"]
     assert signatures["vae"] == signatures["cvae"] == ["serving_default", "decode", "sample", "encode", "reconstruct"]
     assert signatures["gan"] == ["serving_default", "sample"]
     metadata = json.loads((paths["denoising"] / "keras_gen.json").read_text())
     assert metadata["kind"] == "denoising autoencoder" and metadata["noise"] == {"kind": "mask", "amount": 0.5}
-    assert metadata["latent_shape"] == [7, 7, 2] and metadata["dataset"] == "mnist" and metadata["image_dtype"] == "float32"
+    assert (metadata["latent_shape"] == [7, 7, 2] and metadata["dataset"] == "mnist"
+            and metadata["image_dtype"] == "float32")
     assert json.loads((paths["gan"] / "keras_gen.json").read_text())["trained_range"] == [-1.0, 1.0]
 
 
@@ -172,7 +176,7 @@ def test_export_refuses_untrained_unbuilt_foreign_models_and_existing_versions(t
     with pytest.raises(ValueError, match="was never built"):
         export_model(Unbuilt(), "u", base_dir=tmp_path)
     classifier = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    with pytest.raises(TypeError, match="expected a keras_gen GAN, VAE, PixelCNN or an autoencoder"):
+    with pytest.raises(TypeError, match="expected a keras_gen model .GAN, PixelCNN, VAE. or an autoencoder"):
         export_model(classifier, "c", base_dir=tmp_path, allow_untrained=True)
 
     # Versions: the next one by default; an existing one is refused unless overwrite=True.

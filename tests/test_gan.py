@@ -14,16 +14,16 @@ import tensorflow as tf
 from keras_gen import datasets
 from keras_gen.callbacks import ModeCollapseMonitor, SampleGrid, StopOnNonFinite, mean_pairwise_distance
 from keras_gen.gan import (
-    ConditionalGAN,
     GAN,
+    ConditionalGAN,
     build_conditional_gan,
     build_dcgan,
     build_gan,
     build_wgan_gp,
 )
 from keras_gen.latent import interpolate, vector_arithmetic
-from keras_gen.plotting import tile_images
 from keras_gen.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty
+from keras_gen.plotting import tile_images
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,7 +125,7 @@ def test_ema_generator_is_a_moving_average():
     assert not np.allclose(before[0], gan.generator.weights[0].numpy())
     z = gan.latent_vectors(4, seed=1)
     expected = (keras.ops.convert_to_numpy(gan.ema_generator(z)) + 1) / 2
-    np.testing.assert_allclose(gan.generate(z), expected, rtol=1e-6)  # generate uses the EMA copy, in [0, 1]
+    np.testing.assert_allclose(gan.generate(z=z), expected, rtol=1e-6)  # generate uses the EMA copy, in [0, 1]
 
 
 MIRRORED = textwrap.dedent("""
@@ -180,9 +180,9 @@ def test_short_dcgan_run_on_fashion_mnist():
     def mean_d_of_fake():
         return float(tf.reduce_mean(tf.sigmoid(gan.discriminator(gan.generator(z, training=False)))))
 
-    d_fake_before, brightness_before = mean_d_of_fake(), gan.generate(z).mean()
+    d_fake_before, brightness_before = mean_d_of_fake(), gan.generate(z=z).mean()
     history = gan.fit(train, epochs=3, verbose=0)
-    samples = gan.generate(z)
+    samples = gan.generate(z=z)
     d_fake_after = mean_d_of_fake()
     assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert abs(d_fake_after - d_fake_before) > 0.1, (d_fake_before, d_fake_after)
@@ -234,7 +234,7 @@ def test_save_and_load_restore_the_model_and_its_training_state(tmp_path):
 
     assert type(loaded) is GAN and (loaded.gan_loss, loaded.d_steps, loaded.ema) == ("least_squares", 2, 0.9)
     z = gan.latent_vectors(8, seed=5)
-    np.testing.assert_array_equal(loaded.generate(z), gan.generate(z))
+    np.testing.assert_array_equal(loaded.generate(z=z), gan.generate(z=z))
     np.testing.assert_array_equal(loaded.generator(z), gan.generator(z))
     for original, restored in [(gan.d_optimizer, loaded.d_optimizer), (gan.g_optimizer, loaded.g_optimizer)]:
         assert int(restored.iterations) == int(original.iterations) > 0
@@ -268,7 +268,7 @@ def test_mixed_precision_training_step():
         assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
         logs = gan.fit(images_in_range(32), batch_size=16, epochs=1, verbose=0).history
         assert all(np.isfinite(v[0]) for v in logs.values()) and 0 < logs["d_real"][0] < 1
-        assert gan.generate(2).dtype == np.float32
+        assert gan.sample(2).dtype == np.float32
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -299,7 +299,8 @@ def test_bad_arguments_give_clear_errors():
 def test_fit_checks_the_first_batch():
     gan = tiny_gan()
     x = images_in_range(16)
-    with pytest.raises(ValueError, match=r"value_range \(-1.0, 1.0\), got values in \[0, 255\]"):
+    with pytest.raises(ValueError, match=r"images must lie in \[-1, 1\], got values in \[0, 255\]; "
+                                         r"load them with value_range=\(-1, 1\)"):
         gan.fit(np.round((x + 1) * 127.5), verbose=0)
     with pytest.raises(ValueError, match=r"shape \(9, 9, 1\) per example; this GAN expects \(8, 8, 1\)"):
         gan.fit(images_in_range(4, (9, 9, 1)), verbose=0)
@@ -336,9 +337,9 @@ def test_vector_arithmetic_and_generation_along_a_path():
         vector_arithmetic(groups[0], groups[1], np.zeros(3))
     gan = tiny_gan()
     a, b = gan.latent_vectors(2, seed=0)
-    frames = gan.generate(interpolate(a, b, steps=5, method="spherical"))
+    frames = gan.generate(z=interpolate(a, b, steps=5, method="spherical"))
     assert frames.shape == (5, 8, 8, 1) and 0.0 <= frames.min() and frames.max() <= 1.0
-    np.testing.assert_allclose(frames[0], gan.generate(a[None])[0], atol=1e-6)
+    np.testing.assert_allclose(frames[0], gan.generate(z=a[None])[0], atol=1e-6)
 
 
 # ------------------------------------------------------- callbacks, resume, class interpolation

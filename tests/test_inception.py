@@ -14,8 +14,9 @@ import pytest
 import tensorflow as tf
 
 from keras_gen import classifiers, datasets
+from keras_gen.callbacks import SampleQuality
 from keras_gen.classifiers import INCEPTION_WEIGHTS_FILE, INCEPTION_WEIGHTS_MD5, InceptionExtractor
-from keras_gen.metrics import SampleQuality, conditional_accuracy, evaluate_samples, fid, mode_coverage
+from keras_gen.metrics import conditional_accuracy, evaluate_samples, fid, mode_coverage
 
 
 @pytest.fixture(scope="module")

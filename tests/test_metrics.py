@@ -10,9 +10,18 @@ import pytest
 import tensorflow as tf
 
 from keras_gen import build_conditional_gan, build_gan, classifiers, datasets, metrics
+from keras_gen.callbacks import SampleQuality
 from keras_gen.classifiers import SHIPPED_CLASSIFIER_DIR, domain_classifier, extractor_for, train_domain_classifier
-from keras_gen.metrics import (SampleQuality, classifier_score, conditional_accuracy, evaluate_samples, fid,
-                               frechet_distance, kid, mode_coverage, precision_recall)
+from keras_gen.metrics import (
+    classifier_score,
+    conditional_accuracy,
+    evaluate_samples,
+    fid,
+    frechet_distance,
+    kid,
+    mode_coverage,
+    precision_recall,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +69,9 @@ def test_fid_of_gaussian_samples_approaches_the_closed_form():
     x1 = rng.multivariate_normal(np.zeros(2), s1, size=40_000)
     x2 = rng.multivariate_normal(np.zeros(2), s1, size=40_000)
     x3 = rng.multivariate_normal(mu2, s2, size=40_000)
-    assert metrics._fid(x1, x2) < 0.005  # two draws of one distribution
+    assert metrics.fid_from_features(x1, x2) < 0.005  # two draws of one distribution
     closed = frechet_distance(np.zeros(2), s1, mu2, s2)
-    assert metrics._fid(x1, x3) == pytest.approx(closed, rel=0.02)
+    assert metrics.fid_from_features(x1, x3) == pytest.approx(closed, rel=0.02)
 
 
 def test_kid_is_unbiased_where_the_plain_mmd_is_not():
@@ -70,7 +79,7 @@ def test_kid_is_unbiased_where_the_plain_mmd_is_not():
     unbiased, biased = [], []
     for _ in range(300):  # many small independent draws of one distribution
         x, y = rng.normal(size=(20, 8)), rng.normal(size=(20, 8))
-        unbiased.append(metrics._kid(x, y, num_subsets=1, subset_size=20, seed=0)[0])
+        unbiased.append(metrics.kid_from_features(x, y, num_subsets=1, subset_size=20, seed=0)[0])
         k = lambda a, b: (a @ b.T / 8 + 1.0) ** 3  # noqa: E731
         biased.append(k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean())
     standard_error = np.std(unbiased) / np.sqrt(len(unbiased))
@@ -81,19 +90,19 @@ def test_kid_is_unbiased_where_the_plain_mmd_is_not():
 def test_classifier_score_by_hand():
     confident = np.full((100, 10), -20.0)
     confident[np.arange(100), np.arange(100) % 10] = 20.0  # sure of itself, classes balanced
-    assert metrics._classifier_score(confident, 1, 0)[0] == pytest.approx(10.0, rel=1e-6)
-    assert metrics._classifier_score(np.zeros((100, 10)), 2, 0) == (pytest.approx(1.0), pytest.approx(0.0))
+    assert metrics.inception_score(confident, 1, 0)[0] == pytest.approx(10.0, rel=1e-6)
+    assert metrics.inception_score(np.zeros((100, 10)), 2, 0) == (pytest.approx(1.0), pytest.approx(0.0))
     one_class = np.full((100, 10), -20.0)
     one_class[:, 3] = 20.0
-    assert metrics._classifier_score(one_class, 10, 0)[0] == pytest.approx(1.0)
+    assert metrics.inception_score(one_class, 10, 0)[0] == pytest.approx(1.0)
 
 
 def test_precision_recall_by_hand():
     real = np.arange(10, dtype=np.float64)[:, None]  # 0..9 on a line: k=1 radii are all 1
     generated = np.array([[0.5], [100.0]])  # one inside, one far away: each one's k=1 radius is 99.5
-    assert metrics._precision_recall(real, generated, k=1) == (0.5, 1.0)
+    assert metrics.precision_recall_from_features(real, generated, k=1) == (0.5, 1.0)
     generated = np.array([[0.0], [0.1], [0.2]])  # a collapsed generator at the end of the line
-    precision, recall = metrics._precision_recall(real, generated, k=1)
+    precision, recall = metrics.precision_recall_from_features(real, generated, k=1)
     assert precision == 1.0 and recall == 0.1  # only the real point 0 lies within 0.1 of them
 
 
@@ -249,8 +258,9 @@ def test_sample_quality_callback_logs_and_keeps_the_best(tmp_path, mnist_bundled
     assert [v for _, v in quality.history] == values and len(values) == 3
     assert quality.best == min(values) and quality.best_epoch == int(np.argmin(values))
     best = keras.models.load_model(tmp_path / "best.keras")
-    np.testing.assert_allclose(metrics._fid(quality._real[0], quality._extractor(best.sample(300, seed=5))[0]),
-                               quality.best, rtol=1e-6)
+    np.testing.assert_allclose(
+        metrics.fid_from_features(quality._real[0], quality._extractor(best.sample(300, seed=5))[0]),
+        quality.best, rtol=1e-6)
     events = [e for f in (tmp_path / "logs").iterdir() for e in tf.compat.v1.train.summary_iterator(str(f))]
     tags = [v.tag for e in events for v in e.summary.value]
     assert tags.count("sample_quality/fid") == 3
@@ -271,9 +281,10 @@ def test_domain_classifier_recipe_writes_weights_and_protocol(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    line = next(l for l in run.stdout.splitlines() if l.startswith("test accuracy: "))
-    assert ("2000 images of mnist test: bundled MNIST test split, images 8000-9999; trained on 256 images of "
-            "train: bundled MNIST test split, images 0-7999, 1 epochs, batch 128, seed 0") in line
+    line = next(printed for printed in run.stdout.splitlines() if printed.startswith("test accuracy: "))
+    assert ("2000 images of mnist test: bundled MNIST test split, images 8000-9999, as full MNIST is not available; "
+            "trained on 256 images of train: bundled MNIST test split, images 0-7999, as full MNIST is not available, "
+            "1 epochs, batch 128, seed 0") in line
     info = json.loads((tmp_path / "mnist.json").read_text())
     assert info["test_accuracy"] == float(line.split()[2]) and info["recipe"]["limit"] == 256
     assert 0 < (tmp_path / "mnist.weights.h5").stat().st_size < 1_500_000

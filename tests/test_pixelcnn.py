@@ -146,7 +146,8 @@ def naive_sample(model, seed, num=None, labels=None):
         if model.levels == 2:
             value = (tf.random.stateless_uniform((n,), step_seed) < tf.sigmoid(logits)).numpy()
         else:
-            value = tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int32)[:, 0].numpy() / (model.levels - 1)
+            value = (tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int32)[:, 0].numpy()
+                     / (model.levels - 1))
         canvas[:, row, column, channel] = value
     return canvas
 
@@ -192,7 +193,8 @@ def test_gated_and_residual_options_build_different_networks():
 
     plain, gated, flat = tiny(), tiny(gated=True), tiny(residual=False)
     assert "Multiply" not in kinds(plain) and kinds(gated).count("Multiply") == 2
-    activations = {l.name: l.activation.__name__ for l in gated.network.layers if l.name.endswith(("_tanh", "_sigmoid"))}
+    activations = {layer.name: layer.activation.__name__ for layer in gated.network.layers
+                   if layer.name.endswith(("_tanh", "_sigmoid"))}
     assert activations == {"block_0_tanh": "tanh", "block_0_sigmoid": "sigmoid",
                            "block_1_tanh": "tanh", "block_1_sigmoid": "sigmoid"}
     assert kinds(plain).count("Add") == 2 and "Add" not in kinds(flat)
@@ -241,7 +243,8 @@ def test_bad_input_gives_clear_errors():
         model.nll(np.full_like(x, 0.5))
     with pytest.raises(ValueError, match=r"images must lie in \[0, 1\], got values in \[0, 2\]"):
         model.nll(x * 2)
-    with pytest.raises(ValueError, match=r"images have shape \(2, 28, 28\); this PixelCNN expects"):
+    with pytest.raises(ValueError, match=r"images have shape \(28, 28\) per example; "
+                                         r"this PixelCNN expects \(28, 28, 1\)"):
         model.nll(x[..., 0])
     with pytest.raises(ValueError, match="not class-conditional"):
         model.nll(x, labels=[1, 2])
@@ -335,7 +338,7 @@ def test_recipe_runs_end_to_end(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    line = next(l for l in run.stdout.splitlines() if l.startswith("test NLL: "))
+    line = next(printed for printed in run.stdout.splitlines() if printed.startswith("test NLL: "))
     assert "mean over 2000 mnist test images" in line and "binarized: static" in line and "bits/dim" in line
     assert 60 < float(line.split()[2]) < 600, line
     assert (tmp_path / "out" / "samples.png").stat().st_size > 5000

@@ -29,7 +29,7 @@ def test_recipe_runs_end_to_end(tmp_path, name):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "full MNIST is not available" in run.stderr
     assert "step - loss:" in run.stdout  # Keras' progress bar
-    line = next(l for l in run.stdout.splitlines() if l.startswith("test reconstruction loss: "))
+    line = next(printed for printed in run.stdout.splitlines() if printed.startswith("test reconstruction loss: "))
     loss = float(line.split()[3])
     assert 0.0 < loss < 0.7 and "mean over 2000 mnist test images" in line
     for figure in RECIPES[name] + ["training_curves.png"]:
@@ -69,8 +69,8 @@ def test_vae_recipe_prints_likelihoods_and_exports(tmp_path, name):
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "step - kl_loss:" in run.stdout  # Keras' progress bar
-    elbo = next(l for l in run.stdout.splitlines() if l.startswith("test negative ELBO: "))
-    nll = next(l for l in run.stdout.splitlines() if l.startswith("test importance-weighted NLL: "))
+    elbo = next(printed for printed in run.stdout.splitlines() if printed.startswith("test negative ELBO: "))
+    nll = next(printed for printed in run.stdout.splitlines() if printed.startswith("test importance-weighted NLL: "))
     assert "mean over 2000 mnist test images (binarized: dynamic train / static test)" in elbo
     assert "K=5" in nll and "bits/dim" in nll
     elbo_nats, nll_nats = float(elbo.split()[3]), float(nll.split()[3])
@@ -101,10 +101,11 @@ def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name):
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "step - d_fake:" in run.stdout  # Keras' progress bar
-    line = next(l for l in run.stdout.splitlines() if l.startswith("sample diversity: "))
+    line = next(printed for printed in run.stdout.splitlines() if printed.startswith("sample diversity: "))
     assert 0.0 < float(line.split()[2]) < 2.0 and "2 epochs on 256 train images" in line
     quality = run.stdout[run.stdout.index("sample quality: FID "):]
-    assert float(quality.split()[3].rstrip(",")) > 0.0 and "300 samples (seed 1) against 300 mnist test images" in quality
+    assert (float(quality.split()[3].rstrip(",")) > 0.0
+            and "300 samples (seed 1) against 300 mnist test images" in quality)
     assert ("conditional accuracy" in quality.splitlines()[0]) == (name == "conditional_gan")
     figures = ["samples_epoch_001.png", "samples_epoch_002.png", "samples.png", "interpolation.png",
                "training_curves.png"]

@@ -122,9 +122,9 @@ def test_bad_input_is_refused_before_training(fashion_small):
     x = fashion_small[0][:64]
     with pytest.raises(ValueError, match=r"images have shape \(28, 28\) per example; this VAE expects \(28, 28, 1\)"):
         vae.fit(x[..., 0], epochs=1, verbose=0)
-    with pytest.raises(ValueError, match=r"needs images in \[0, 1\], got values in \[0, 255\]"):
+    with pytest.raises(ValueError, match=r"images must lie in \[0, 1\], got values in \[0, 255\]"):
         vae.fit(x * 255, epochs=1, verbose=0)
-    with pytest.raises(ValueError, match=r"needs images in \[0, 1\], got values in \[-1, 1\]"):
+    with pytest.raises(ValueError, match=r"images must lie in \[0, 1\], got values in \[-1, 1\]"):
         vae.fit(datasets.load(x, value_range=(-1, 1)), epochs=1, verbose=0)
 
 

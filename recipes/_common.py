@@ -1,7 +1,10 @@
 """Pieces every recipe shares: command-line flags, data preparation, the closing report.
 
 Recipes in ``recipes/`` tell one story each (data -> build -> fit -> figures -> metric);
-what they have in common lives here so it exists once.
+what they have in common lives here so it exists once. It is the recipes' side of the
+package (argparse, printing, ``SystemExit``), installed as ``keras_gen.recipes._common``;
+the library never imports it. Importing it (its package, ``keras_gen.recipes``) first
+hides TensorFlow's C++ start-up lines; set ``TF_CPP_MIN_LOG_LEVEL=0`` to see them.
 """
 
 import argparse
@@ -205,7 +208,7 @@ def finish_vae(vae, history, data, args):
     result = evaluate_likelihood(vae, data.test, num_samples=args.iw_samples, seed=args.seed)
     binarized = "not binarized" if args.binarize == "none" else f"binarized: {args.binarize} train / " + (
         "static" if args.binarize == "dynamic" else args.binarize) + " test"
-    conditional = " given the label, log p(x|y)" if hasattr(vae, "num_classes") else ""
+    conditional = " given the label, log p(x|y)" if vae.conditional else ""
     protocol = (f"{result['likelihood']} likelihood, mean over {result['num_images']} {data.test_info.name} test "
                 f"images ({binarized}); {args.epochs} epochs on {data.info.num_examples} train images, "
                 f"latent_dim {vae.latent_dim}, beta {args.beta}, batch {args.batch_size}, seed {args.seed}")
@@ -264,7 +267,8 @@ def report_sample_quality(gan, data, args):
     conditional = (f"; conditional accuracy {scores['conditional_accuracy']:.3f}"
                    if "conditional_accuracy" in scores else "")
     print(f"sample quality: FID {scores['fid']:.2f}, KID {scores['kid']:.3f} +- {scores['kid_std']:.3f}, "
-          f"classifier score {scores['classifier_score']:.2f} (real test images: {scores['real_classifier_score']:.2f}), "
+          f"classifier score {scores['classifier_score']:.2f} "
+          f"(real test images: {scores['real_classifier_score']:.2f}), "
           f"precision {scores['precision']:.3f}, recall {scores['recall']:.3f}, classes covered "
           f"{scores['classes_covered']}/{scores['num_classes']}, KL(real || generated classes) "
           f"{scores['kl_real_generated']:.3f}{conditional}")
@@ -286,7 +290,7 @@ def gan_compile_args(args):
 def gan_callbacks(args, gan, data):
     """Sample grids from fixed noise, NaN/inf stop, mode-collapse warning, and the optional
     TensorBoard and BackupAndRestore callbacks. Returns ``(callbacks, stop_callback)``."""
-    ncols = getattr(gan, "num_classes", 8)
+    ncols = gan.num_classes if gan.conditional else 8
     stop = StopOnNonFinite()
     callbacks = [
         stop,
@@ -318,11 +322,11 @@ def interpolation_rows(gan, seed, pairs=3, steps=10):
     for i in range(pairs):
         for method in INTERPOLATIONS:
             path = interpolate(z[2 * i], z[2 * i + 1], steps=steps, method=method)
-            if hasattr(gan, "num_classes"):
+            if gan.conditional:
                 label = i % gan.num_classes
                 images, name = gan.generate(np.full(steps, label), z=path), f"class {label}, {method}"
             else:
-                images, name = gan.generate(path), f"pair {i + 1}, {method}"
+                images, name = gan.generate(z=path), f"pair {i + 1}, {method}"
             rows[name] = images
     return rows
 
@@ -334,7 +338,7 @@ def finish_gan(gan, history, stop, data, args):
     generator."""
     if stop.message is not None:
         raise SystemExit(f"error: {stop.message}")
-    ncols = getattr(gan, "num_classes", 8)
+    ncols = gan.num_classes if gan.conditional else 8
     plotting.plot_image_grid(gan.sample(ncols * 8, seed=args.seed), ncols=ncols, path=data.out / "samples.png",
                              title=f"{gan.name}: samples after {args.epochs} epochs (seed {args.seed})")
     plotting.plot_image_rows(interpolation_rows(gan, args.seed), path=data.out / "interpolation.png",
