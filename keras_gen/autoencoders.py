@@ -51,9 +51,10 @@ def build_dense_autoencoder(
 
     Args:
         input_shape: ``(H, W, C)`` of the images; they are flattened inside.
-        latent_dim: size of the code (the lecture's 32).
+        latent_dim: size of the code (32: the 784-32-784 network of the Keras blog's
+            autoencoder post).
         hidden_units: sizes of hidden layers between image and code, mirrored in the
-            decoder (empty in the lecture's single-layer autoencoder).
+            decoder (empty: one Dense layer each way).
         latent_activation: activation of the code layer.
         output_activation: ``"sigmoid"`` for images in [0, 1].
         loss: ``"binary_crossentropy"`` (default) or ``"mse"``.

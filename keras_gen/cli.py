@@ -15,12 +15,13 @@ start-up log lines only with ``--verbose`` (or an explicit ``TF_CPP_MIN_LOG_LEVE
 
 import argparse
 import importlib
+import importlib.util
 import json
 import pkgutil
 import sys
 from pathlib import Path
 
-from keras_gen.console import quiet_tensorflow
+from keras_gen_cli import quiet_tensorflow
 
 EPILOG = ("exit codes: 0 success; 1 the work failed (missing or foreign file, existing export version, untrained "
           "model, diverged training); 2 bad command line (unknown command or flag, label out of range, wrong z size)")
@@ -30,18 +31,21 @@ class UsageError(Exception):
     """Bad command-line input found after parsing (exit code 2)."""
 
 
+def _recipes_dir():
+    """The folder of ``keras_gen.recipes``, found without running the package (which
+    loads TensorFlow)."""
+    return Path(importlib.util.find_spec("keras_gen.recipes").submodule_search_locations[0])
+
+
 def recipe_names():
     """Models ``keras-gen train`` knows: the recipes shipped in ``keras_gen.recipes``."""
-    from keras_gen import recipes
-
-    return sorted(module.name for module in pkgutil.iter_modules(recipes.__path__) if not module.name.startswith("_"))
+    return sorted(module.name for module in pkgutil.iter_modules([str(_recipes_dir())])
+                  if not module.name.startswith("_"))
 
 
 def _summary(module_name):
     """First line of a recipe's docstring, read without importing it (no TensorFlow start-up)."""
-    from keras_gen import recipes
-
-    path = Path(recipes.__path__[0]) / f"{module_name}.py"
+    path = _recipes_dir() / f"{module_name}.py"
     text = path.read_text().split('"""')
     return text[1].strip().splitlines()[0] if len(text) > 1 else ""
 
@@ -250,9 +254,10 @@ def main(argv=None):
     """Entry point of the ``keras-gen`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    quiet_tensorflow(args.verbose)
     from keras_gen.errors import KerasGenError
 
+    if args.command != "list":  # list reads folders only
+        quiet_tensorflow(args.verbose)
     try:
         args.run(args)
     except UsageError as err:

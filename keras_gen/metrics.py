@@ -11,11 +11,14 @@ InceptionV3 weights are present (or can be downloaded), ``extractor="inception"`
 the standard protocol's features and Inception Score instead (images resized to 299x299,
 gray tiled to 3 channels; see ``keras_gen.classifiers.InceptionExtractor``).
 
-Every metric takes images in [0, 1] (float) or [0, 255] (uint8), as numpy arrays, batched
-``tf.data`` datasets (of images or ``(images, labels)``) or a keras_gen generative model
-(anything with ``.sample(num, seed)`` returning [0, 1] images: ``GAN``, ``ConditionalGAN``,
-``VAE``), and returns a dict holding the score(s) and a ``"protocol"``: extractor, its
-test accuracy, sample counts, splits and seed.
+Every score of images takes them in [0, 1] (float) or [0, 255] (uint8), as numpy arrays,
+batched ``tf.data`` datasets (of images or ``(images, labels)``) or a keras_gen generative
+model (a ``keras_gen.base.GenerativeModel``: its ``sample(num, seed)``), and returns a dict
+holding the score(s) and a ``"protocol"``: extractor, its test accuracy, sample counts,
+splits and seed. Beneath them, the metric math on arrays of features and logits is public
+too: ``frechet_distance``, ``fid_from_features``, ``kid_from_features``,
+``inception_score``, ``class_coverage``, ``precision_recall_from_features``,
+``squared_distances``, ``mean_pairwise_distance``.
 
 Likelihoods are reported in nats per image and in bits per dimension:
 bits/dim = nats / (number of dimensions * ln 2).

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from keras_gen import datasets, metrics
 from keras_gen.classifiers import extractor_for
-from keras_gen.errors import InvalidInputError, UnsupportedModelError
+from keras_gen.errors import InvalidInputError, NotAnExportError, UnsupportedModelError  # noqa: F401 (NotAnExportError: public here since 0.1.0)
 from keras_gen.layers import corrupt
 from keras_gen.layout import METADATA_FILE, find_export, list_exports  # noqa: F401 (list_exports: public here too)
 from keras_gen.pixelcnn import quantize

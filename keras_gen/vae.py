@@ -297,7 +297,8 @@ def evaluate_likelihood(vae, data, num_samples=100, seed=0, max_decodes=4096):
 
 def prior_quantiles(n=15, low=0.05, high=0.95):
     """``n`` points of N(0, 1) at evenly spaced quantiles in ``[low, high]``: a grid over
-    the prior, where a VAE's decoder is trained (the lecture's manifold figure)."""
+    the prior, where a VAE's decoder is trained (the manifold figure of Kingma and
+    Welling 2014)."""
     if not 0.0 < low < high < 1.0:
         raise ValueError(f"quantiles need 0 < low < high < 1, got low={low!r}, high={high!r}.")
     normal = statistics.NormalDist()
@@ -377,13 +378,12 @@ def build_vae(
 
     Args:
         input_shape: ``(H, W, C)`` of images in [0, 1].
-        latent_dim: size of z (2 for the lecture's latent-space plots).
-        architecture: ``"dense"`` (the lecture's 784-512-z MLP): ``hidden_units``
-            Dense layers, mirrored in the decoder; ``"conv"`` (the keras.io example's
-            network): two stride-2 Conv2D (``filters``) and ``hidden_units`` Dense
-            layers before the Gaussian head, mirrored by Conv2DTranspose layers. (The
-            keras.io example's Dense(16) starves a 16-d latent: on the 8,000 bundled
-            MNIST images, 50 epochs, it reached 184.8 nats -ELBO; with (512,) 101.4.)
+        latent_dim: size of z (2 draws latent-space plots).
+        architecture: ``"dense"`` (the 784-512-z MLP of Keras's
+            ``variational_autoencoder.py`` example): ``hidden_units`` Dense layers,
+            mirrored in the decoder; ``"conv"`` (the convolutions of keras.io's VAE
+            example): two stride-2 Conv2D (``filters``) and ``hidden_units`` Dense
+            layers before the Gaussian head, mirrored by Conv2DTranspose layers.
         likelihood, beta, observation_variance: see ``VAE``.
         seed: seed of the ``Sampling`` layer.
         optimizer: optimizer for ``compile``.

@@ -13,14 +13,14 @@ interpolation.png, training_curves.png, model.keras; and exports the generator
 (z, label -> image in [0, 1]) to saved_models/conditional_gan/<next version>/.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import (  # isort: skip
-    add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser,
-)
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 import numpy as np
 
 from keras_gen import build_conditional_gan, plotting
+from keras_gen.recipes._common import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
 
 CLASS_PAIRS = ((1, 7), (3, 8), (4, 9), (0, 6), (2, 5))  # classes that share strokes (digit ids; any 10-class set)
 

@@ -1,4 +1,4 @@
-"""Class-conditional VAE, as in the lecture: the label goes to the encoder q(z|x, y) and
+"""Class-conditional VAE (Sohn et al. 2015): the label goes to the encoder q(z|x, y) and
 to the decoder p(x|z, y), so z is free to model what the label does not say: style
 (slant, stroke width). Ask the decoder for any class with any style.
 
@@ -14,15 +14,15 @@ reconstructions.png, training_curves.png, model.keras; and exports the model (sa
 saved_models/conditional_vae/<next version>/.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import (  # isort: skip
-    add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings,
-)
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 import keras
 import numpy as np
 
 from keras_gen import build_conditional_vae, plotting
+from keras_gen.recipes._common import add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings
 
 
 def main(argv=None):

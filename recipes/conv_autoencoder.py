@@ -1,4 +1,4 @@
-"""Convolutional autoencoder, as in the lecture: Conv2D(32, 3) + MaxPooling twice down
+"""Convolutional autoencoder: Conv2D(32, 3) + MaxPooling twice down
 to a (7, 7, 32) code, Conv2D + UpSampling2D back up, sigmoid output.
 
     python recipes/conv_autoencoder.py                      # bundled MNIST, no network
@@ -10,10 +10,12 @@ Writes to --out: reconstructions.png, training_curves.png, model.keras; and expo
 model (encode, decode, reconstruct) to saved_models/conv_autoencoder/<next version>/.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import finish, prepare, recipe_parser  # isort: skip
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_conv_autoencoder, build_encoder_classifier, plotting
+from keras_gen.recipes._common import finish, prepare, recipe_parser
 
 
 def main(argv=None):

@@ -9,11 +9,13 @@ Writes to --out: denoising.png (clean, noisy, denoised), training_curves.png, mo
 and exports the model (encode, decode, denoise) to saved_models/denoising_autoencoder/<next version>/.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import finish, prepare, recipe_parser, report_test_loss  # isort: skip
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_denoising_autoencoder, corrupt, plotting
 from keras_gen.layers import CORRUPTIONS
+from keras_gen.recipes._common import finish, prepare, recipe_parser, report_test_loss
 
 
 def main(argv=None):

@@ -1,4 +1,4 @@
-"""Dense autoencoder, as in the lecture: 784 -> 32 (ReLU) -> 784 (sigmoid).
+"""Dense autoencoder: 784 -> 32 (ReLU) -> 784 (sigmoid), the Keras blog autoencoder post's network.
 
     python recipes/dense_autoencoder.py                      # bundled MNIST, no network
     python recipes/dense_autoencoder.py --dataset fashion_mnist --epochs 30
@@ -7,10 +7,12 @@ Writes to --out: reconstructions.png, training_curves.png, model.keras; and expo
 model (encode, decode, reconstruct) to saved_models/dense_autoencoder/<next version>/.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import finish, prepare, recipe_parser  # isort: skip
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_dense_autoencoder, plotting
+from keras_gen.recipes._common import finish, prepare, recipe_parser
 
 
 def main(argv=None):

@@ -14,8 +14,9 @@ into keras_gen/data/classifiers/, replacing the shipped files), plus
 misclassified.png (in --out): test images the classifier gets wrong, by true class.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import recipe_parser  # isort: skip
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import datasets, metrics, plotting
 from keras_gen.classifiers import (
@@ -25,6 +26,7 @@ from keras_gen.classifiers import (
     save_domain_classifier,
     train_domain_classifier,
 )
+from keras_gen.recipes._common import recipe_parser
 
 
 def main(argv=None):

@@ -13,12 +13,12 @@ samples.png, interpolation.png, training_curves.png, model.keras; and exports th
 generator (z -> image in [0, 1]) to saved_models/gan/<next version>/.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import (  # isort: skip
-    add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser,
-)
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_gan
+from keras_gen.recipes._common import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
 
 
 def main(argv=None):

@@ -1,5 +1,5 @@
-"""Autoencoder with a 2-D code (784 -> 512 -> 2 -> 512 -> 784), for the lecture's
-latent-space pictures: where each class lands in the plane, and what the decoder draws
+"""Autoencoder with a 2-D code (784 -> 512 -> 2 -> 512 -> 784), for latent-space
+pictures: where each class lands in the plane, and what the decoder draws
 across it.
 
     python recipes/latent2d_autoencoder.py                   # bundled MNIST, no network
@@ -11,12 +11,14 @@ training_curves.png, model.keras; and exports the model (encode, decode, reconst
 saved_models/latent2d_autoencoder/<next version>/.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import finish, prepare, recipe_parser  # isort: skip
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 import numpy as np
 
 from keras_gen import build_latent2d_autoencoder, plotting
+from keras_gen.recipes._common import finish, prepare, recipe_parser
 
 
 def main(argv=None):

@@ -1,5 +1,5 @@
-"""PixelCNN, the lecture's explicit-density model: p(x) = prod_i p(x_i | x_1..x_{i-1}) with
-masked convolutions, trained by maximum likelihood, sampled one pixel after the other.
+"""PixelCNN (van den Oord et al. 2016): p(x) = prod_i p(x_i | x_1..x_{i-1}) with masked
+convolutions, an exact likelihood trained by maximum likelihood, sampled pixel by pixel.
 
     python recipes/pixelcnn.py                              # bundled MNIST, binarized, no network
     python recipes/pixelcnn.py --conditional                # class-conditional: a row of samples per digit
@@ -16,8 +16,9 @@ model.keras; and exports the sampler (seed, num or label -> image) and the likel
 (image -> nll) to saved_models/pixelcnn/<next version>/.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import _positive_int, prepare, recipe_parser, save_and_export  # isort: skip
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 import time
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from keras_gen import plotting
 from keras_gen.pixelcnn import build_pixelcnn, exact_nll
+from keras_gen.recipes._common import _positive_int, prepare, recipe_parser, save_and_export
 
 PUBLISHED = ("published anchor: 81.30 nats, PixelCNN on statically binarized MNIST "
              "(van den Oord et al. 2016; 60,000 train images)")

@@ -1,4 +1,4 @@
-"""Variational autoencoder, as in the lecture: an encoder q(z|x) giving a mean and a
+"""Variational autoencoder (Kingma and Welling 2014): an encoder q(z|x) giving a mean and a
 log-variance, the Sampling layer (z = mu + sigma * eps), a decoder p(x|z), and the loss
 reconstruction NLL + KL(q(z|x) || N(0, I)).
 
@@ -10,22 +10,22 @@ With the Bernoulli likelihood, pixels are binarized as in the likelihood literat
 (dynamic on train, one fixed draw on test), so the printed test negative ELBO and
 importance-weighted NLL (nats per image, bits/dim) are proper discrete likelihoods.
 An autoencoder with a 2-D code is trained alongside (unless --no-compare-ae) for the
-lecture's side-by-side picture of an entangled and a regularised latent space.
+side-by-side picture of an entangled and a regularised latent space.
 
 Writes to --out: latent_scatter.png, manifold.png (2-D latent only), interpolation.png,
 samples.png, reconstructions.png, ae_vs_vae.png, training_curves.png, model.keras; and
 exports the model (sample, decode, encode, reconstruct) to saved_models/vae/<next version>/.
 """
 
-# keras_gen.recipes first: importing it hides TensorFlow's C++ start-up lines
-from keras_gen.recipes._common import (  # isort: skip
-    add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings,
-)
+from keras_gen_cli import quiet_tensorflow  # isort: skip
+
+quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 import numpy as np
 
 from keras_gen import build_latent2d_autoencoder, build_vae, plotting
 from keras_gen.latent import interpolate
+from keras_gen.recipes._common import add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings
 from keras_gen.vae import prior_quantiles
 
 

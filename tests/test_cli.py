@@ -11,7 +11,17 @@ import keras
 import numpy as np
 import pytest
 
-from keras_gen import build_conditional_gan, build_pixelcnn, classifiers, cli, corrupt, datasets, export_model, metrics
+from keras_gen import (
+    build_conditional_gan,
+    build_pixelcnn,
+    classifiers,
+    cli,
+    corrupt,
+    datasets,
+    errors,
+    export_model,
+    metrics,
+)
 from keras_gen.pixelcnn import exact_nll
 from keras_gen.serving import evaluate_export, load_export
 
@@ -157,3 +167,23 @@ def test_evaluate_reports_the_exact_pixelcnn_likelihood(tmp_path):
     assert result["sample_quality"]["protocol"]["num_generated"] == 20
     images = served.sample(4, seed=5)
     np.testing.assert_array_equal(images, model.sample(4, seed=5))
+
+
+@pytest.mark.parametrize("error, code", [
+    (errors.InvalidInputError("bad label (no 'signature' word matters)"), 2),
+    (errors.DatasetError("no such dataset"), 1),
+    (errors.UnsupportedModelError("not for this model"), 1),
+    (errors.ModelFileError("not a model"), 1),
+    (errors.ExportExistsError("exists", "d/x/1"), 1),
+    (errors.NotAnExportError("not an export"), 1),
+    (errors.UntrainedModelError("untrained"), 1),
+    (FileNotFoundError("missing"), 1),
+    (ValueError("some value"), 1),
+])
+def test_exit_code_is_chosen_by_the_error_type(error, code, monkeypatch, capsys):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(cli, "list_command", fail)
+    exit_code, _, err = run_cli(["list"], capsys)
+    assert exit_code == code and err == f"keras-gen list: error: {error}\n"

@@ -8,9 +8,10 @@ import json
 import keras
 import numpy as np
 import pytest
+from test_cli import run_cli  # the keras-gen command run in this process
 
 import keras_gen
-from keras_gen import cli, export_model
+from keras_gen import export_model
 from keras_gen.base import GenerativeModel
 from keras_gen.metrics import evaluate_samples
 
@@ -44,15 +45,6 @@ def digits(mnist_bundled):
     """64 real MNIST images in [0, 1] with their labels."""
     x, y = mnist_bundled
     return x[:64].astype(np.float32) / 255.0, y[:64].astype(np.int32)
-
-
-def run_cli(args, capsys):
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

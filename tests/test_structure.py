@@ -19,7 +19,7 @@ RELEASE = Path(__file__).parent / "fixtures" / "release_0_1_0"
 # Layer of each module: a module may import only modules of a lower layer. Model
 # families share a layer, so none imports another.
 LAYERS = {
-    "errors": 0, "version": 0, "console": 0, "utils": 1, "layout": 1,
+    "errors": 0, "version": 0, "utils": 1, "layout": 1,
     "losses": 2, "latent": 2, "datasets": 2, "layers": 3, "base": 4,
     "autoencoders": 5, "vae": 5, "gan": 5, "pixelcnn": 5,
     "classifiers": 6, "plotting": 6, "metrics": 7, "callbacks": 8,
@@ -61,9 +61,9 @@ def test_imports_point_down_the_layers_only():
     upward = []
     for module, path in sorted(_package_files().items()):
         for imported in sorted(_imports(path)):
-            if imported == "keras_gen" or module.startswith("keras_gen.recipes") and imported.startswith(
-                    "keras_gen.recipes"):
-                continue  # the lazy package itself; a recipe using the recipes' shared module
+            recipe_to_recipe = module.startswith("keras_gen.recipes") and imported.startswith("keras_gen.recipes")
+            if imported in ("keras_gen", "keras_gen_cli") or recipe_to_recipe:
+                continue  # the lazy package; the programs' start-up module; a recipe using the recipes' shared one
             if _layer(imported) >= _layer(module):
                 upward.append(f"{module} (layer {_layer(module)}) imports {imported} (layer {_layer(imported)})")
     assert not upward, "imports that point sideways or up:\n" + "\n".join(upward)
@@ -114,3 +114,18 @@ def test_keras_files_of_release_0_1_0_load_and_give_the_same_outputs(name):
     np.testing.assert_allclose(got, expected[name], rtol=1e-5, atol=1e-6)
     if name != "dense_autoencoder":
         assert model.optimizer is not None or model.d_optimizer is not None  # training state restored too
+
+
+def test_programs_start_without_tensorflows_console_lines():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = "import tensorflow as tf; print(int(tf.reduce_sum(tf.ones(3))))"
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    quiet = subprocess.run([sys.executable, "-c", "from keras_gen_cli import quiet_tensorflow; quiet_tensorflow(); "
+                            + code], capture_output=True, text=True, env=env, timeout=300)
+    assert plain.stdout == quiet.stdout == "3\n"
+    assert "cudart_stub" in plain.stderr or "cpu_feature_guard" in plain.stderr  # what a user saw before
+    assert quiet.stderr == ""
+    failing = subprocess.run([sys.executable, "-c", "from keras_gen_cli import quiet_tensorflow; quiet_tensorflow(); "
+                              "import tensorflow as tf; tf.reshape(tf.ones(3), (2, 2))"],
+                             capture_output=True, text=True, env=env, timeout=300)
+    assert failing.returncode == 1 and "InvalidArgumentError" in failing.stderr  # real errors still show
