@@ -28,7 +28,7 @@ from keras_gen.metrics import (
     mean_pairwise_distance,
     precision_recall_from_features,
 )
-from keras_gen.utils import check_every, check_positive_int, due, unit_images
+from keras_gen.utils import check_every, check_positive_int, due, is_int, unit_images
 
 
 class KLWarmUp(keras.callbacks.Callback):
@@ -116,7 +116,7 @@ class SampleGrid(keras.callbacks.Callback):
         check_every(every)
         if directory is None and log_dir is None:
             raise ValueError("give a directory for PNGs, a TensorBoard log_dir, or both; got neither.")
-        if not isinstance(num, int) or num < 1 or not isinstance(ncols, int) or ncols < 1:
+        if not is_int(num) or num < 1 or not is_int(ncols) or ncols < 1:
             raise ValueError(f"num and ncols must be integers >= 1, got num={num!r}, ncols={ncols!r}.")
         self.directory = None if directory is None else Path(directory)
         self.log_dir, self.every, self.num, self.ncols, self.seed, self.prefix = (
@@ -220,7 +220,7 @@ class ModeCollapseMonitor(keras.callbacks.Callback):
     def __init__(self, real_images, every=1, num=256, threshold=0.3, stop=False, seed=0):
         super().__init__()
         check_every(every)
-        if not isinstance(num, int) or num < 2:
+        if not is_int(num) or num < 2:
             raise ValueError(f"num must be an integer >= 2, got {num!r}.")
         if not isinstance(threshold, (int, float)) or not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}.")

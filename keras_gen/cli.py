@@ -79,19 +79,26 @@ def _read_z(path):
     import numpy as np
 
     try:
-        return np.load(path)
-    except (OSError, ValueError) as err:
-        raise UsageError(f"--z {path}: cannot read a .npy array ({err})") from None
+        z = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UsageError(f"--z {path}: no such file") from None
+    except (OSError, ValueError, EOFError):
+        raise UsageError(f"--z {path}: not a .npy array file (write it with numpy.save)") from None
+    if not isinstance(z, np.ndarray) or z.dtype.kind not in "fiu":
+        raise UsageError(f"--z {path}: expected a numeric .npy array of latent vectors, got {type(z).__name__}")
+    return z
 
 
 def sample(args):
     import numpy as np
 
     from keras_gen import plotting
+    from keras_gen.errors import KerasGenError, NonFiniteModelError
     from keras_gen.serving import load_export
 
-    if args.n < 1:
-        raise UsageError(f"--n must be >= 1, got {args.n}")
+    for flag, value in (("--n", args.n), ("--ncols", args.ncols), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be >= 1, got {value}")
     source = Path(args.source)
     if source.suffix == ".keras":
         if not source.is_file():
@@ -106,20 +113,26 @@ def sample(args):
             images = served.sample(args.n, seed=args.seed, labels=args.label, batch_size=args.batch_size,
                                    progress=True)
         source = served.path
+    if not np.isfinite(images).all():
+        raise NonFiniteModelError(f"{source} made images holding NaN or inf: the model's training diverged; "
+                                  "nothing was written.")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npy":
-        np.save(out, images)
-    else:
-        plotting.plot_image_grid(images, ncols=args.ncols, path=out,
-                                 title=f"{len(images)} samples from {source} (seed {args.seed})")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".npy":
+            np.save(out, images)
+        else:
+            plotting.plot_image_grid(images, ncols=args.ncols, path=out,
+                                     title=f"{len(images)} samples from {source} (seed {args.seed})")
+    except OSError as err:
+        raise KerasGenError(f"cannot write {out}: {err.strerror or err} ({err.filename or out})") from None
     print(f"wrote {len(images)} images ({images.shape[1:]}, [0, 1]) to {out}")
 
 
 def _sample_keras_model(model, args):
     from keras_gen.base import GenerativeModel
     from keras_gen.errors import UnsupportedModelError
-    from keras_gen.utils import check_labels
+    from keras_gen.utils import check_finite_weights, check_labels
 
     if not isinstance(model, GenerativeModel):
         raise UnsupportedModelError(f"{args.source} holds a {type(model).__name__} ({model.name!r}), which has no "
@@ -129,6 +142,7 @@ def _sample_keras_model(model, args):
         raise UsageError(f"{model.name!r} is not conditional: it takes no --label.")
     if args.z is not None:
         raise UsageError("--z works with exports (keras-gen export first); for a .keras file use --seed.")
+    check_finite_weights(model, what="sample from it")
     if args.label is None:
         return model.sample(args.n, seed=args.seed)
     return model.generate(check_labels([args.label] * args.n, model.num_classes, what="--label"), seed=args.seed)
@@ -156,7 +170,7 @@ def evaluate(args):
 
 
 def export(args):
-    from keras_gen.errors import ExportExistsError, UntrainedModelError
+    from keras_gen.errors import ExportExistsError, NonFiniteModelError, UntrainedModelError
     from keras_gen.export import export_model
 
     source = Path(args.model)
@@ -166,13 +180,16 @@ def export(args):
     try:
         path = export_model(model, args.name, base_dir=args.base_dir, version=args.version,
                             overwrite=args.overwrite, image_dtype="uint8" if args.uint8 else "float32",
-                            dataset=args.dataset, allow_untrained=args.allow_untrained, onnx=args.onnx)
+                            dataset=args.dataset, allow_untrained=args.allow_untrained, onnx=args.onnx,
+                            allow_non_finite=args.allow_non_finite)
     except ExportExistsError as err:
         raise ExportExistsError(f"{err.path} already exists; add --overwrite or choose another --version.",
                                 err.path) from None
     except UntrainedModelError:
         raise UntrainedModelError(f"{source} holds a model that was never trained (its optimizer took 0 steps); "
                                   "train it first, or add --allow-untrained to export it anyway.") from None
+    except NonFiniteModelError as err:
+        raise NonFiniteModelError(f"{err} (--allow-non-finite exports it anyway, for debugging.)") from None
     metadata = json.loads((path / "keras_gen.json").read_text())
     print(f"exported {metadata['kind']} {model.name!r} to {path}/ with signatures: "
           f"{', '.join(metadata['signatures'])}")
@@ -187,6 +204,9 @@ def list_command(args):
     exports = list_exports(args.base_dir)
     print(f"exports in {args.base_dir}/:" + ("" if exports else " none"))
     for name, version, metadata in exports:
+        if "error" in metadata:
+            print(f"  {name}/{version}: damaged: {metadata['error']}")
+            continue
         print(f"  {name}/{version}: {metadata.get('kind')}, trained on {metadata.get('dataset')}, signatures "
               f"{', '.join(metadata.get('signatures', {}))}")
 
@@ -242,6 +262,8 @@ def build_parser():
     command.add_argument("--onnx", action="store_true", help="also write model.onnx (needs keras_gen[onnx])")
     command.add_argument("--dataset", default=None, help="training dataset, recorded in keras_gen.json")
     command.add_argument("--allow-untrained", action="store_true", help="export even if the model never trained")
+    command.add_argument("--allow-non-finite", action="store_true",
+                         help="export even if the weights hold NaN or inf (a diverged model; for debugging only)")
     command.set_defaults(run=export)
 
     command = commands.add_parser("list", help="list the models to train and the exports found", epilog=EPILOG)

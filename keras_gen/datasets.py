@@ -43,6 +43,7 @@ import os
 import pickle
 import socket
 import sys
+import zlib
 from pathlib import Path
 
 import keras
@@ -50,7 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gen.errors import DatasetError
-from keras_gen.utils import check_image_array, check_value_range, to_unit_float
+from keras_gen.utils import check_image_array, check_value_range, is_int, to_unit_float
 
 BUNDLED_MNIST_DIR = Path(__file__).parent / "data" / "mnist"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -112,7 +113,7 @@ def read_idx(path):
         raise DatasetError(f"IDX file not found: '{path}'.")
     try:
         raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError; flipped bytes: zlib.error
         raise DatasetError(
             f"'{path}' is not a readable gzip file ({err}); the file is corrupt or "
             "truncated: download or reinstall it."
@@ -542,7 +543,10 @@ def load_arrays(name="mnist", split="train", labels=True, data_dir=None, image_s
     """
     download = _download_allowed(download)
     if isinstance(name, (np.ndarray, tuple, list)):
-        x, y = (name[0], name[1]) if isinstance(name, tuple) and len(name) == 2 else (name, None)
+        # (images, labels); a list [images, labels] too (not a list of two images)
+        pair = len(name) == 2 and (isinstance(name, tuple) or isinstance(name, list) and np.ndim(name[1]) == 1
+                                   and np.ndim(name[0]) >= 3)
+        x, y = (name[0], name[1]) if pair else (name, None)
         x, y = check_image_array(x, y)
         class_names = None if y is None else [str(i) for i in range(int(y.max()) + 1)]
         key, source = "arrays", "numpy arrays"
@@ -608,11 +612,11 @@ def load(
         >>> next(iter(ds)).shape
         TensorShape([64, 28, 28, 1])
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
     if binarize not in BINARIZE_MODES:
         raise ValueError(f"binarize must be one of {BINARIZE_MODES}, got {binarize!r}.")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
+    if limit is not None and (not is_int(limit) or limit < 1):
         raise ValueError(f"limit must be None or an integer >= 1, got {limit!r}.")
     lo, hi = check_value_range(value_range)
     x, y, info = load_arrays(name, split, labels, data_dir, image_size, download)

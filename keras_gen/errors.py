@@ -8,6 +8,8 @@ by type, never by message text. No imports: the CLI loads this without TensorFlo
 - ``UnsupportedModelError`` (also a ``TypeError``): an entry point given a model it does
   not apply to.
 - ``ModelFileError``: a file that cannot be loaded as a Keras model.
+- ``NonFiniteModelError`` (also a ``ValueError``): a model whose weights hold NaN or
+  inf (training diverged), refused by export and sampling.
 - ``ExportError`` and its kinds: ``ExportExistsError``, ``NotAnExportError``,
   ``UntrainedModelError``.
 """
@@ -35,6 +37,10 @@ class UnsupportedModelError(KerasGenError, TypeError):
 
 class ModelFileError(KerasGenError):
     """A file that should hold a Keras model cannot be loaded as one."""
+
+
+class NonFiniteModelError(KerasGenError, ValueError):
+    """A model whose weights hold NaN or inf: training diverged."""
 
 
 class ExportError(KerasGenError):

@@ -24,8 +24,10 @@ Example:
 
 import importlib.util
 import json
+import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import keras
@@ -36,7 +38,7 @@ from keras_gen.gan import GAN
 from keras_gen.layers import ImageCorruption
 from keras_gen.layout import METADATA_FILE, next_version
 from keras_gen.pixelcnn import PixelCNN
-from keras_gen.utils import assert_labels_in_range, check_num_classes
+from keras_gen.utils import assert_labels_in_range, check_finite_weights, check_num_classes, is_int
 from keras_gen.vae import VAE
 from keras_gen.version import __version__
 
@@ -44,17 +46,60 @@ ONNX_FILE = "model.onnx"
 IMAGE_DTYPES = ("float32", "uint8")
 
 
-def _version_dir(name, base_dir, version, overwrite):
+def _exists_error(path):
+    return ExportExistsError(f"{path} already exists; pass overwrite=True or another version to replace it.", path)
+
+
+def _check_target(name, base_dir, version, overwrite):
+    """Checks the export's name and version before any tracing, and refuses an existing
+    version early (the atomic claim at write time is what makes this safe)."""
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
         raise ValueError(f"name must be a non-empty folder name without '/', got {name!r}.")
-    if version is None:
-        version = next_version(Path(base_dir) / name)
-    if not isinstance(version, int) or version < 1:
+    if version is not None and (not is_int(version) or version < 1):
         raise ValueError(f"version must be an integer >= 1 (TF-Serving's layout), got {version!r}.")
-    path = Path(base_dir) / name / str(version)
-    if path.exists() and not overwrite:
-        raise ExportExistsError(f"{path} already exists; pass overwrite=True or another version to replace it.", path)
-    return path
+    if version is not None and not overwrite and (Path(base_dir) / name / str(version)).exists():
+        raise _exists_error(Path(base_dir) / name / str(version))
+    return {"name": name, "base_dir": base_dir, "version": version, "overwrite": overwrite}
+
+
+def _claim_version(model_dir, version):
+    """Creates the version folder ``model_dir/<version>`` exclusively (``mkdir`` fails when it
+    exists), so that concurrent exports never take the same version: with ``version=None``
+    the next free one, else exactly ``version`` or an ``ExportExistsError``."""
+    while True:
+        path = model_dir / str(next_version(model_dir) if version is None else version)
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            if version is not None:
+                raise _exists_error(path) from None
+
+
+def _install(new, model_dir, version, overwrite, scratch):
+    """Moves the complete export ``new`` into place and returns its folder.
+
+    A new version takes its exclusively claimed (empty) folder with one rename. An
+    overwrite swaps complete folders: the old version is renamed aside into ``scratch``, the
+    new one renamed in (on failure the old one is renamed back), and only then is the old
+    one deleted; so at every step one complete export is in place.
+    """
+    existing = None if version is None else model_dir / str(version)
+    if existing is None or not overwrite or not existing.exists():
+        path = _claim_version(model_dir, version)
+        try:
+            os.rename(new, path)  # replaces the empty claimed folder
+        except OSError:
+            path.rmdir()
+            raise
+        return path
+    os.rename(existing, scratch / "replaced")
+    try:
+        os.rename(new, existing)
+    except OSError:
+        os.rename(scratch / "replaced", existing)
+        raise
+    return existing
 
 
 def _check_image_dtype(image_dtype):
@@ -98,34 +143,67 @@ class _Signatures:
             unit = tf.cast(tf.round(unit * 255.0), tf.uint8)
         return {"image": unit}
 
-    def write(self, path, metadata):
-        """Writes into a temporary folder first, so a failed export leaves ``path`` as it was."""
+    def write(self, target, metadata):
+        """Writes the export into a hidden scratch folder beside the versions, then moves it
+        into place (``_install``): a failed or killed export never leaves a version folder
+        that looks complete, and a refused or failed one leaves the old version intact.
+
+        Args:
+            target: ``_check_target``'s dict (name, base_dir, version, overwrite).
+            metadata: what ``keras_gen.json`` says besides the signatures.
+
+        Returns:
+            The version folder's ``Path``.
+        """
         metadata = {
             "keras_gen_version": __version__, **metadata, "image_dtype": self.image_dtype,
             "output_range": [0, 255] if self.image_dtype == "uint8" else [0.0, 1.0],
             "signatures": self.specs,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        model_dir = Path(target["base_dir"]) / target["name"]
+        model_dir.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=model_dir))
         try:
-            self.archive.write_out(str(tmp / "model"), verbose=False)
-            (tmp / "model" / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
-            if path.exists():
-                shutil.rmtree(path)
-            (tmp / "model").rename(path)
+            self.archive.write_out(str(scratch / "model"), verbose=False)
+            (scratch / "model" / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+            path = _install(scratch / "model", model_dir, target["version"], target["overwrite"], scratch)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
+        if scratch.exists():
+            warnings.warn(f"exported to {path}, but the files it replaced could not all be deleted; they are in "
+                          f"{scratch}.", stacklevel=3)
         return path
 
 
+def _checked_shape(tensor, what):
+    """In-graph: refuses an input whose dimensions after the batch are not the signature's
+    (a SavedModel signature does not check them itself)."""
+    expected = tensor.shape[1:].as_list()
+    message = f"{what} must have shape (N, {', '.join(map(str, expected))})"
+    with tf.control_dependencies([tf.debugging.assert_equal(tf.shape(tensor)[1:], expected, message=message)]):
+        return tf.identity(tensor)
+
+
 def _checked_images(image):
-    """Refuses input images outside [0, 1] (and NaN) with a clear message."""
+    """Refuses input images of the wrong shape or outside [0, 1] (and NaN) with a clear message."""
+    image = _checked_shape(image, "image")
     message = "image values must lie in [0, 1] (float32)"
     with tf.control_dependencies([
         tf.debugging.assert_greater_equal(image, 0.0, message=message),
         tf.debugging.assert_less_equal(image, 1.0, message=message),
     ]):
         return tf.identity(image)
+
+
+def _checked_z(z):
+    """Refuses latent vectors of the wrong shape, NaN or inf."""
+    return tf.debugging.assert_all_finite(_checked_shape(z, "z"), "z must be finite (no NaN or inf)")
+
+
+def _checked_num(num):
+    """Refuses a sample count below 1."""
+    with tf.control_dependencies([tf.debugging.assert_positive(num, message="num must be >= 1")]):
+        return tf.identity(num)
 
 
 def _check_num_classes(conditional, num_classes):
@@ -158,15 +236,16 @@ def _add_generator(signatures, generator, num_classes, decode_name=None):
 
     if num_classes is None:
         for name in names:
-            signatures.add(name, lambda z: signatures.image(generator(z, training=False)), z=z_spec)
-        signatures.add("sample", lambda seed, num: signatures.image(generator(draw(seed, num), training=False)),
+            signatures.add(name, lambda z: signatures.image(generator(_checked_z(z), training=False)), z=z_spec)
+        signatures.add("sample", lambda seed, num: signatures.image(generator(draw(seed, _checked_num(num)),
+                                                                               training=False)),
                        seed=SEED_SPEC, num=NUM_SPEC)
     else:
         def generate(z, label):
             return signatures.image(generator([z, assert_labels_in_range(label, num_classes)], training=False))
 
         for name in names:
-            signatures.add(name, generate, z=z_spec, label=LABEL_SPEC)
+            signatures.add(name, lambda z, label: generate(_checked_z(z), label), z=z_spec, label=LABEL_SPEC)
         signatures.add("sample", lambda seed, label: generate(draw(seed, tf.shape(label)[0]), label),
                        seed=SEED_SPEC, label=LABEL_SPEC)
     return latent_shape
@@ -217,7 +296,7 @@ def _exporter_for(model):
 
 
 def export_model(model, name, base_dir="saved_models", version=None, overwrite=False, image_dtype="float32",
-                 dataset=None, allow_untrained=False, onnx=False):
+                 dataset=None, allow_untrained=False, onnx=False, allow_non_finite=False):
     """Exports a trained keras_gen model as a SavedModel for TF-Serving.
 
     The signatures depend on the model (see the module's table); every image output is
@@ -239,6 +318,9 @@ def export_model(model, name, base_dir="saved_models", version=None, overwrite=F
         dataset: training dataset's name, recorded in ``keras_gen.json``.
         allow_untrained: export a model whose optimizer never took a step (refused
             by default: that is almost always a mistake).
+        allow_non_finite: export a model whose weights hold NaN or inf (refused by
+            default with ``NonFiniteModelError`` naming the first bad variable: its
+            training diverged); for debugging only.
         onnx: also write ``model.onnx`` (the ``serving_default`` network) beside the
             SavedModel; needs the ``onnx`` extra (``pip install keras_gen[onnx]``).
 
@@ -256,6 +338,8 @@ def export_model(model, name, base_dir="saved_models", version=None, overwrite=F
     if steps == 0 and not allow_untrained:
         raise UntrainedModelError(f"model {model.name!r} was never trained (its optimizer took 0 steps); fit it "
                                   "first, or pass allow_untrained=True to export it anyway.")
+    if not allow_non_finite:
+        check_finite_weights(model, what="export it")
     _check_image_dtype(image_dtype)
     common = dict(name=name, base_dir=base_dir, version=version, overwrite=overwrite, image_dtype=image_dtype,
                   dataset=dataset)
@@ -297,9 +381,9 @@ def export_generator(generator, name, base_dir="saved_models", version=None, ove
         raise ValueError(f"generator must be a built keras.Model, got {type(generator).__name__}.")
     signatures = _Signatures([generator], image_dtype, value_range)
     num_classes = _check_num_classes(len(generator.inputs) > 1, num_classes)
-    path = _version_dir(name, base_dir, version, overwrite)
+    target = _check_target(name, base_dir, version, overwrite)
     latent_shape = _add_generator(signatures, generator, num_classes)
-    return signatures.write(path, {
+    return signatures.write(target, {
         "kind": kind, "latent_shape": list(latent_shape), "conditional": num_classes is not None,
         "num_classes": num_classes, "image_shape": list(generator.outputs[0].shape[1:]),
         "trained_range": [signatures.low, signatures.high], "dataset": dataset,
@@ -317,7 +401,7 @@ def _export_gan(gan, **common):
 def _export_vae(vae, name, base_dir, version, overwrite, image_dtype, dataset):
     signatures = _Signatures([vae.encoder, vae.decoder], image_dtype)
     num_classes = vae.num_classes
-    path = _version_dir(name, base_dir, version, overwrite)
+    target = _check_target(name, base_dir, version, overwrite)
     latent_shape = _add_generator(signatures, vae.decoder, num_classes, decode_name="decode")
     image_spec = tf.TensorSpec((None,) + vae.image_shape, tf.float32)
 
@@ -334,7 +418,7 @@ def _export_vae(vae, name, base_dir, version, overwrite, image_dtype, dataset):
     labelled = {} if num_classes is None else {"label": LABEL_SPEC}
     signatures.add("encode", encode, image=image_spec, **labelled)
     signatures.add("reconstruct", reconstruct, image=image_spec, **labelled)
-    return signatures.write(path, {
+    return signatures.write(target, {
         "kind": type(vae).__name__, "latent_shape": list(latent_shape), "conditional": num_classes is not None,
         "num_classes": num_classes, "image_shape": list(vae.image_shape), "likelihood": vae.likelihood,
         "trained_range": [0.0, 1.0], "dataset": dataset,
@@ -345,11 +429,11 @@ def _export_autoencoder(model, name, base_dir, version, overwrite, image_dtype, 
     encoder, decoder = _autoencoder_parts(model)
     corruption = [layer for layer in model.layers if isinstance(layer, ImageCorruption)]
     signatures = _Signatures([model], image_dtype)
-    path = _version_dir(name, base_dir, version, overwrite)
+    target = _check_target(name, base_dir, version, overwrite)
     image_spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), tf.float32)
     code_spec = _z_spec(decoder)
     for endpoint in ("serving_default", "decode"):
-        signatures.add(endpoint, lambda z: signatures.image(decoder(z, training=False)), z=code_spec)
+        signatures.add(endpoint, lambda z: signatures.image(decoder(_checked_z(z), training=False)), z=code_spec)
     signatures.add("encode", lambda image: {"z": encoder(_checked_images(image), training=False)}, image=image_spec)
     # The model itself, in inference mode: its corruption layer (if any) is inactive.
     signatures.add("denoise" if corruption else "reconstruct",
@@ -361,7 +445,7 @@ def _export_autoencoder(model, name, base_dir, version, overwrite, image_dtype, 
     }
     if corruption:
         metadata["noise"] = {"kind": corruption[0].kind, "amount": corruption[0].amount}
-    return signatures.write(path, metadata)
+    return signatures.write(target, metadata)
 
 
 @register_exporter(PixelCNN)
@@ -388,7 +472,7 @@ def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrit
     if not isinstance(model, PixelCNN):
         raise UnsupportedModelError(f"model must be a keras_gen PixelCNN, got {type(model).__name__}.")
     signatures = _Signatures([model.network], image_dtype)
-    path = _version_dir(name, base_dir, version, overwrite)
+    target = _check_target(name, base_dir, version, overwrite)
     image_spec = tf.TensorSpec((None,) + tuple(model.image_shape), tf.float32)
 
     def scored(image, label=None):
@@ -400,12 +484,12 @@ def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrit
                   {"seed": SEED_SPEC, "label": LABEL_SPEC})
         signatures.add("nll", scored, image=image_spec, label=LABEL_SPEC)
     else:
-        sample = (lambda seed, num: signatures.image(model.sample_graph(seed, num=num)),
+        sample = (lambda seed, num: signatures.image(model.sample_graph(seed, num=_checked_num(num))),
                   {"seed": SEED_SPEC, "num": NUM_SPEC})
         signatures.add("nll", scored, image=image_spec)
     for endpoint in ("sample", "serving_default"):
         signatures.add(endpoint, sample[0], **sample[1])
-    return signatures.write(path, {
+    return signatures.write(target, {
         "kind": "PixelCNN", "levels": model.levels, "conditional": model.conditional, "sample_batch": 100,
         "num_classes": model.num_classes, "image_shape": list(model.image_shape), "trained_range": [0.0, 1.0],
         "dataset": dataset,

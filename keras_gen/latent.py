@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_gen.utils import is_int
+
 INTERPOLATIONS = ("linear", "spherical")
 
 
@@ -27,7 +29,7 @@ def interpolate(a, b, steps=8, method="linear"):
     a, b = np.asarray(a, np.float32).reshape(-1), np.asarray(b, np.float32).reshape(-1)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same size, got {a.shape[0]} and {b.shape[0]}.")
-    if not isinstance(steps, int) or steps < 2:
+    if not is_int(steps) or steps < 2:
         raise ValueError(f"steps must be an integer >= 2, got {steps!r}.")
     if method not in INTERPOLATIONS:
         raise ValueError(f"method must be one of {INTERPOLATIONS}, got {method!r}.")

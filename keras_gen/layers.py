@@ -12,6 +12,7 @@ import numpy as np
 from keras import ops
 
 from keras_gen.losses import LOG_VAR_RANGE
+from keras_gen.utils import is_int
 
 CORRUPTIONS = ("gaussian", "salt_and_pepper", "mask")
 
@@ -188,7 +189,7 @@ class MaskedConv2D(keras.layers.Conv2D):
                 raise ValueError(f"MaskedConv2D fixes {fixed} to {allowed[0]!r}.")
         if mask_type not in MASK_TYPES:
             raise ValueError(f"mask_type must be one of {MASK_TYPES}, got {mask_type!r}.")
-        if not isinstance(color_channels, int) or color_channels < 1:
+        if not is_int(color_channels) or color_channels < 1:
             raise ValueError(f"color_channels must be an integer >= 1, got {color_channels!r}.")
         super().__init__(filters, kernel_size, padding="same", **kwargs)
         if self.data_format != "channels_last":
@@ -228,7 +229,7 @@ class ClassConditioning(keras.layers.Layer):
 
     def __init__(self, num_classes, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(num_classes, int) or num_classes < 2:
+        if not is_int(num_classes) or num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
         self.num_classes = num_classes
 

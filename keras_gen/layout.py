@@ -20,16 +20,23 @@ def next_version(model_dir):
     return max(versions, default=0) + 1
 
 
+def is_complete(folder):
+    """True when ``folder`` holds a finished export: ``saved_model.pb`` and ``keras_gen.json``
+    (written last). A version folder being written or left by a killed export is not."""
+    return (folder / "saved_model.pb").is_file() and (folder / METADATA_FILE).is_file()
+
+
 def find_export(path):
     """The version folder of an export: ``path`` itself when it holds ``saved_model.pb`` and
-    ``keras_gen.json``, or the newest integer version inside a model folder
+    ``keras_gen.json``, or the newest complete integer version inside a model folder
     ``saved_models/<name>/``. Raises ``NotAnExportError`` saying what was expected."""
     path = Path(path)
     if not path.exists():
         raise NotAnExportError(f"{path} does not exist.")
-    if path.is_dir() and not (path / "saved_model.pb").exists() and next_version(path) > 1:
-        path = path / str(next_version(path) - 1)
-    if not (path.is_dir() and (path / "saved_model.pb").exists() and (path / METADATA_FILE).exists()):
+    if path.is_dir() and not (path / "saved_model.pb").exists():
+        versions = sorted((int(p.name) for p in path.iterdir() if p.name.isdigit() and is_complete(p)), reverse=True)
+        path = path / str(versions[0]) if versions else path
+    if not (path.is_dir() and is_complete(path)):
         raise NotAnExportError(
             f"{path} is not a keras_gen export: expected a folder saved_models/<name>/<version>/ holding "
             f"saved_model.pb and {METADATA_FILE} (written by keras_gen.export.export_model), or saved_models/<name>/ "
@@ -38,11 +45,31 @@ def find_export(path):
     return path
 
 
+def read_metadata(folder):
+    """The parsed ``keras_gen.json`` of a version folder; ``NotAnExportError`` naming the file
+    when it cannot be read or is not a JSON object."""
+    path = Path(folder) / METADATA_FILE
+    try:
+        metadata = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise NotAnExportError(f"{path} cannot be read as keras_gen export metadata ({err}); the export is "
+                               "damaged: export the model again.") from None
+    if not isinstance(metadata, dict) or "signatures" not in metadata:
+        raise NotAnExportError(f"{path} is not keras_gen export metadata (no 'signatures'); the export is damaged: "
+                               "export the model again.")
+    return metadata
+
+
 def list_exports(base_dir="saved_models"):
-    """``[(name, version, metadata), ...]`` of every export under ``base_dir``, sorted."""
+    """``[(name, version, metadata), ...]`` of every complete export under ``base_dir``,
+    sorted. An export whose ``keras_gen.json`` is damaged is listed too, with metadata
+    ``{"error": message}``, so one broken export does not hide the others."""
     found = []
-    for metadata_file in sorted(Path(base_dir).glob(f"*/*/{METADATA_FILE}")):
-        folder = metadata_file.parent
-        if folder.name.isdigit() and (folder / "saved_model.pb").exists():
-            found.append((folder.parent.name, int(folder.name), json.loads(metadata_file.read_text())))
+    for folder in sorted(Path(base_dir).glob("*/*")):
+        if folder.name.isdigit() and is_complete(folder):
+            try:
+                metadata = read_metadata(folder)
+            except NotAnExportError as err:
+                metadata = {"error": str(err)}
+            found.append((folder.parent.name, int(folder.name), metadata))
     return sorted(found, key=lambda item: (item[0], item[1]))

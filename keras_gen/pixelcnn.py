@@ -34,6 +34,7 @@ from keras_gen.utils import (
     check_input_shape,
     check_num_classes,
     check_positive_int,
+    is_int,
     split_batch,
 )
 
@@ -46,7 +47,7 @@ POINTWISE_LAYERS = (keras.layers.InputLayer, layers.Activation, layers.ReLU, lay
 
 
 def _check_levels(levels):
-    if not isinstance(levels, int) or isinstance(levels, bool) or not 2 <= levels <= MAX_LEVELS:
+    if not is_int(levels) or not 2 <= levels <= MAX_LEVELS:
         raise ValueError(f"levels must be an integer in [2, {MAX_LEVELS}] (2: binary images, 256: 8-bit), "
                          f"got {levels!r}.")
 

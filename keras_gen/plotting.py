@@ -63,7 +63,7 @@ def tile_images(images, ncols=8):
     """Tiles ``(N, H, W, C)`` images in [0, 1] into one ``(rows * H, ncols * W, C)`` array,
     row by row; empty cells of the last row are black. For TensorBoard and manifolds."""
     images = _to_numpy_images(images)
-    if not isinstance(ncols, int) or ncols < 1:
+    if not isinstance(ncols, (int, np.integer)) or ncols < 1:
         raise ValueError(f"ncols must be an integer >= 1, got {ncols!r}.")
     n, h, w, c = images.shape
     rows = -(-n // ncols)

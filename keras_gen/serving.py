@@ -10,7 +10,6 @@ Example:
     >>> evaluate_export(served, "mnist", num_samples=2000)["fid"]
 """
 
-import json
 
 import keras
 import numpy as np
@@ -18,10 +17,11 @@ import tensorflow as tf
 
 from keras_gen import datasets, metrics
 from keras_gen.classifiers import extractor_for
-from keras_gen.errors import InvalidInputError, NotAnExportError, UnsupportedModelError  # noqa: F401 (NotAnExportError: public here since 0.1.0)
+from keras_gen.errors import ExportError, InvalidInputError, NotAnExportError, UnsupportedModelError  # noqa: F401 (NotAnExportError: public here since 0.1.0)
 from keras_gen.layers import corrupt
-from keras_gen.layout import METADATA_FILE, find_export, list_exports  # noqa: F401 (list_exports: public here too)
+from keras_gen.layout import find_export, list_exports, read_metadata  # noqa: F401 (list_exports: public here too)
 from keras_gen.pixelcnn import quantize
+from keras_gen.utils import is_int
 
 
 def _batches(num, batch_size, progress):
@@ -50,7 +50,7 @@ class Export:
 
     def __init__(self, path):
         self.path = find_export(path)
-        self.metadata = json.loads((self.path / METADATA_FILE).read_text())
+        self.metadata = read_metadata(self.path)
         self.signatures = list(self.metadata.get("signatures", {}))
         self._served = None
 
@@ -67,7 +67,11 @@ class Export:
             raise UnsupportedModelError(f"this export ({self.kind}, {self.path}) has no {name!r} signature; it has "
                                         f"{', '.join(self.signatures)}.")
         if self._served is None:
-            self._served = tf.saved_model.load(str(self.path))
+            try:
+                self._served = tf.saved_model.load(str(self.path))
+            except Exception as err:  # truncated or foreign files: name the export, not a traceback
+                raise ExportError(f"cannot load the SavedModel in {self.path} ({type(err).__name__}: "
+                                  f"{str(err)[:200]}); the export is damaged: export the model again.") from None
         return self._served.signatures[name]
 
     def check_labels(self, labels, num):
@@ -110,7 +114,7 @@ class Export:
             batch_size: images per call (default: all in one call).
             progress: show a progress bar when there is more than one call.
         """
-        if not isinstance(num, int) or num < 1:
+        if not is_int(num) or num < 1:
             raise ValueError(f"num must be an integer >= 1, got {num!r}.")
         signature = self._signature("sample")
         labels = self.check_labels(labels, num)
@@ -181,7 +185,7 @@ def evaluate_export(export, dataset=None, num_samples=2000, seed=0, batch_size=2
     dataset = dataset or export.metadata.get("dataset")
     if not dataset:
         raise ValueError(f"{export.path} does not record its training dataset; name one (e.g. dataset='mnist').")
-    if not isinstance(num_samples, int) or num_samples < 2:
+    if not is_int(num_samples) or num_samples < 2:
         raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}.")
     test, info = datasets.load(dataset, split="test", labels=True, shuffle=False, with_info=True)
     x_test, y_test = datasets.to_numpy(test)

@@ -7,24 +7,31 @@ a ``ValueError``/``TypeError``, or one of ``keras_gen.errors``' types.
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_gen.errors import DatasetError, InvalidInputError
+from keras_gen.errors import DatasetError, InvalidInputError, NonFiniteModelError
 
 # ------------------------------------------------------------------- argument checks
 
 
+def is_int(value):
+    """True for Python and numpy integers (``np.int64(32)``), False for bools and floats."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def check_positive_int(name, value):
-    """Raises a ValueError unless ``value`` is an int >= 1 (bools are refused)."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+    """``value`` as an int, or a ValueError unless it is an integer >= 1 (numpy integers
+    count; bools do not)."""
+    if not is_int(value) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
     return int(value)
 
 
 def check_seed(seed):
     """An integer seed as a Python int; a TypeError otherwise."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+    if not is_int(seed):
         raise TypeError(f"seed must be an integer, got {seed!r}.")
     return int(seed)
 
@@ -32,19 +39,19 @@ def check_seed(seed):
 def check_input_shape(input_shape):
     """``(height, width, channels)`` of positive ints as a tuple."""
     shape = tuple(input_shape)
-    if len(shape) != 3 or not all(isinstance(d, int) and d >= 1 for d in shape):
+    if len(shape) != 3 or not all(is_int(d) and d >= 1 for d in shape):
         raise ValueError(f"input_shape must be (height, width, channels) of positive ints, got {input_shape!r}.")
-    return shape
+    return tuple(int(d) for d in shape)
 
 
 def check_num_classes(num_classes, allow_none=False):
     """An int >= 2 (or None with ``allow_none``: an unconditional model)."""
     if num_classes is None and allow_none:
         return None
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
+    if not is_int(num_classes) or num_classes < 2:
         allowed = "None or an integer >= 2" if allow_none else "an integer >= 2"
         raise ValueError(f"num_classes must be {allowed}, got {num_classes!r}.")
-    return num_classes
+    return int(num_classes)
 
 
 def check_value_range(value_range):
@@ -60,14 +67,24 @@ def check_value_range(value_range):
 
 def check_every(every):
     """A callback's period in epochs: an int >= 1."""
-    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+    if not is_int(every) or every < 1:
         raise ValueError(f"every must be an integer >= 1 (epochs), got {every!r}.")
-    return every
+    return int(every)
 
 
 def due(epoch, every, total):
     """True at (0-based) epochs every - 1, 2 * every - 1, ... and at the last epoch."""
     return (epoch + 1) % every == 0 or (total is not None and epoch + 1 == total)
+
+
+def check_finite_weights(model, what="use it"):
+    """Raises ``NonFiniteModelError`` naming the first variable of ``model`` that holds NaN
+    or inf: a diverged model, whose samples would be NaN."""
+    for variable in model.weights:
+        if not np.isfinite(keras.ops.convert_to_numpy(variable)).all():
+            raise NonFiniteModelError(
+                f"model {model.name!r} has NaN or inf weights, first in {variable.path!r}: its training diverged, "
+                f"so keras_gen will not {what}. Go back to a checkpoint saved before the divergence.")
 
 
 # ------------------------------------------------------------------------------ labels

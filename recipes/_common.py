@@ -18,8 +18,10 @@ import numpy as np
 
 from keras_gen import classifiers, datasets, metrics, plotting
 from keras_gen.callbacks import KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
-from keras_gen.export import METADATA_FILE, export_model
+from keras_gen.errors import NonFiniteModelError
+from keras_gen.export import export_model
 from keras_gen.latent import INTERPOLATIONS, interpolate
+from keras_gen.layout import METADATA_FILE
 from keras_gen.losses import GAN_LOSSES
 from keras_gen.vae import evaluate_likelihood
 
@@ -140,7 +142,10 @@ def export_for_serving(model, data, args):
     (``export.export_model``) and prints them. Returns the version folder or None."""
     if args.no_export:
         return None
-    path = export_model(model, args.export_name, base_dir=args.export_dir, dataset=data.info.name)
+    try:
+        path = export_model(model, args.export_name, base_dir=args.export_dir, dataset=data.info.name)
+    except NonFiniteModelError as err:
+        raise SystemExit(f"error: not exported: {err}") from None
     signatures = json.loads((path / METADATA_FILE).read_text())["signatures"]
     print(f"exported for TF-Serving to {path}/ with signatures: " + "; ".join(
         f"{name} ({', '.join(spec['inputs'])} -> {', '.join(spec['outputs'])})" for name, spec in signatures.items()))
