@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -93,20 +94,32 @@ def test_overwrite_swaps_complete_folders_even_when_an_old_file_cannot_be_delete
 
 
 def test_an_export_killed_halfway_leaves_nothing_that_looks_complete(tmp_path):
-    run = subprocess.Popen([keras_gen_script(), "export", RELEASE / "dcgan.keras", "--name", "k", "--base-dir",
-                            tmp_path], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The worst moment: the export is written and its version folder claimed, but not yet
+    # moved in. The child process stops there (os.rename waits) until it is killed.
+    marker = tmp_path / "about-to-rename"
+    child = (f"import os, time, keras, keras_gen\n"
+             f"from keras_gen import export_model\n"
+             f"model = keras.models.load_model({str(RELEASE / 'dcgan.keras')!r})\n"
+             f"def stuck(src, dst):\n"
+             f"    open({str(marker)!r}, 'w').close()\n"
+             f"    time.sleep(600)\n"
+             f"os.rename = stuck\n"
+             f"export_model(model, 'k', base_dir={str(tmp_path)!r})\n")
+    run = subprocess.Popen([sys.executable, "-c", child], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300
-    while not list((tmp_path / "k").glob(".export-*/model/variables")) if (tmp_path / "k").exists() else True:
-        assert time.time() < deadline and run.poll() is None, "the export finished before it could be killed"
-        time.sleep(0.05)
+    while not marker.exists():
+        assert time.time() < deadline and run.poll() is None, run.stderr.read().decode()[-2000:]
+        time.sleep(0.1)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
+    assert (tmp_path / "k" / "1").is_dir() and not any((tmp_path / "k" / "1").iterdir())  # claimed, empty
     assert list_exports(tmp_path) == []
     with pytest.raises(NotAnExportError):
         load_export(tmp_path / "k")
     code = subprocess.run([keras_gen_script(), "export", RELEASE / "dcgan.keras", "--name", "k", "--base-dir",
                            tmp_path], env=ENV, capture_output=True, text=True, timeout=600)
-    assert code.returncode == 0 and [e[:2] for e in list_exports(tmp_path)] == [("k", 1)]
+    assert code.returncode == 0 and [e[:2] for e in list_exports(tmp_path)] == [("k", 2)]
+    assert load_export(tmp_path / "k").path == tmp_path / "k" / "2"
 
 
 @pytest.fixture(scope="module")
