@@ -251,6 +251,12 @@ def _add_generator(signatures, generator, num_classes, decode_name=None):
     return latent_shape
 
 
+def _refuse_non_finite(network, allow_non_finite):
+    """``NonFiniteModelError`` for NaN/inf weights unless ``allow_non_finite`` (debugging)."""
+    if not allow_non_finite:
+        check_finite_weights(network, what="export it")
+
+
 def _trained_steps(model):
     """Optimizer steps the model has taken (the largest over its optimizers; 0 for an
     optimizer never built), or None without an optimizer (e.g. loaded with ``compile=False``)."""
@@ -270,7 +276,7 @@ def _autoencoder_parts(model):
 
 
 # Model class -> (its exporter, its ONNX network). An exporter writes one version folder:
-# ``exporter(model, name, base_dir, version, overwrite, image_dtype, dataset) -> Path``;
+# ``exporter(model, name, base_dir, version, overwrite, image_dtype, dataset, allow_non_finite) -> Path``;
 # the ONNX function returns ``(network, value_range)`` of the ``serving_default`` network,
 # or None when the family's signatures cannot be converted. A new family registers here.
 EXPORTERS = {}
@@ -338,11 +344,9 @@ def export_model(model, name, base_dir="saved_models", version=None, overwrite=F
     if steps == 0 and not allow_untrained:
         raise UntrainedModelError(f"model {model.name!r} was never trained (its optimizer took 0 steps); fit it "
                                   "first, or pass allow_untrained=True to export it anyway.")
-    if not allow_non_finite:
-        check_finite_weights(model, what="export it")
     _check_image_dtype(image_dtype)
     common = dict(name=name, base_dir=base_dir, version=version, overwrite=overwrite, image_dtype=image_dtype,
-                  dataset=dataset)
+                  dataset=dataset, allow_non_finite=allow_non_finite)
     exporter, onnx_network = _exporter_for(model)
     if onnx and onnx_network is None:
         raise ValueError(f"onnx=True is not supported for {type(model).__name__}: its sampler is a loop "
@@ -355,7 +359,7 @@ def export_model(model, name, base_dir="saved_models", version=None, overwrite=F
 
 
 def export_generator(generator, name, base_dir="saved_models", version=None, overwrite=False, value_range=(0.0, 1.0),
-                     num_classes=None, kind="generator", dataset=None, image_dtype="float32"):
+                     num_classes=None, kind="generator", dataset=None, image_dtype="float32", allow_non_finite=False):
     """Exports a generator network (z -> image, or [z, label] -> image) as a SavedModel.
 
     ``export_model`` calls this for GANs; use it directly for a generator of your own.
@@ -373,12 +377,14 @@ def export_generator(generator, name, base_dir="saved_models", version=None, ove
         num_classes: for a conditional generator: labels outside ``[0, num_classes)``
             are refused by the signatures with a clear error.
         kind: recorded in ``keras_gen.json``.
+        allow_non_finite: see ``export_model``.
 
     Returns:
         The version folder's ``Path``.
     """
     if not isinstance(generator, keras.Model) or not generator.built:
         raise ValueError(f"generator must be a built keras.Model, got {type(generator).__name__}.")
+    _refuse_non_finite(generator, allow_non_finite)
     signatures = _Signatures([generator], image_dtype, value_range)
     num_classes = _check_num_classes(len(generator.inputs) > 1, num_classes)
     target = _check_target(name, base_dir, version, overwrite)
@@ -391,14 +397,16 @@ def export_generator(generator, name, base_dir="saved_models", version=None, ove
 
 
 @register_exporter(GAN, onnx_network=lambda gan: (gan.sampler, gan.value_range))
-def _export_gan(gan, **common):
+def _export_gan(gan, allow_non_finite, **common):
     """The sampler (the EMA generator when there is one), see ``export_generator``."""
+    _refuse_non_finite(gan, allow_non_finite)  # the whole GAN: a diverged discriminator counts too
     return export_generator(gan.sampler, value_range=gan.value_range, num_classes=gan.num_classes,
-                            kind=type(gan).__name__, **common)
+                            kind=type(gan).__name__, allow_non_finite=True, **common)
 
 
 @register_exporter(VAE, onnx_network=lambda vae: (vae.decoder, (0.0, 1.0)))
-def _export_vae(vae, name, base_dir, version, overwrite, image_dtype, dataset):
+def _export_vae(vae, name, base_dir, version, overwrite, image_dtype, dataset, allow_non_finite):
+    _refuse_non_finite(vae, allow_non_finite)
     signatures = _Signatures([vae.encoder, vae.decoder], image_dtype)
     num_classes = vae.num_classes
     target = _check_target(name, base_dir, version, overwrite)
@@ -425,7 +433,8 @@ def _export_vae(vae, name, base_dir, version, overwrite, image_dtype, dataset):
     })
 
 
-def _export_autoencoder(model, name, base_dir, version, overwrite, image_dtype, dataset):
+def _export_autoencoder(model, name, base_dir, version, overwrite, image_dtype, dataset, allow_non_finite):
+    _refuse_non_finite(model, allow_non_finite)
     encoder, decoder = _autoencoder_parts(model)
     corruption = [layer for layer in model.layers if isinstance(layer, ImageCorruption)]
     signatures = _Signatures([model], image_dtype)
@@ -450,7 +459,7 @@ def _export_autoencoder(model, name, base_dir, version, overwrite, image_dtype, 
 
 @register_exporter(PixelCNN)
 def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrite=False, dataset=None,
-                    image_dtype="float32"):
+                    image_dtype="float32", allow_non_finite=False):
     """Exports a PixelCNN's compiled sampler and exact likelihood as a SavedModel.
 
     Signatures:
@@ -464,13 +473,15 @@ def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrit
 
     Args:
         model: a ``keras_gen.pixelcnn.PixelCNN``.
-        name, base_dir, version, overwrite, dataset, image_dtype: see ``export_model``.
+        name, base_dir, version, overwrite, dataset, image_dtype, allow_non_finite: see
+            ``export_model``.
 
     Returns:
         The version folder's ``Path``.
     """
     if not isinstance(model, PixelCNN):
         raise UnsupportedModelError(f"model must be a keras_gen PixelCNN, got {type(model).__name__}.")
+    _refuse_non_finite(model, allow_non_finite)
     signatures = _Signatures([model.network], image_dtype)
     target = _check_target(name, base_dir, version, overwrite)
     image_spec = tf.TensorSpec((None,) + tuple(model.image_shape), tf.float32)

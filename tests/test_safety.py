@@ -234,3 +234,10 @@ def test_recipes_do_not_export_a_diverged_model(diverged, tmp_path):
     stop = SimpleNamespace(message="training stopped: g_loss = nan")  # what StopOnNonFinite left
     with pytest.raises(SystemExit, match="training stopped: g_loss = nan"):
         _common.finish_gan(model, None, stop, data, args)
+
+
+def test_the_lower_level_exporters_refuse_diverged_networks_too(diverged, tmp_path):
+    model, _ = diverged
+    with pytest.raises(NonFiniteModelError, match="'generator_project/kernel'"):
+        keras_gen.export_generator(model.generator, "g", base_dir=tmp_path)
+    assert keras_gen.export_generator(model.generator, "g", base_dir=tmp_path, allow_non_finite=True).is_dir()
