@@ -32,11 +32,11 @@ discriminator step and the gradient penalty included), hence the achieved GFLOP/
 against the float32 matmul peak measured on this machine (2048 x 2048, best of 5,
 before and after the models; the higher is used).
 
-Models (--models, default all): dense_autoencoder, conv_autoencoder,
+Models (--models, default all but xICFG): dense_autoencoder, conv_autoencoder,
 denoising_autoencoder, vae, conditional_vae, gan, dcgan, conditional_gan, wgan_gp,
-pixelcnn; their settings and batch sizes are in the table (the recipes' defaults, but
-latent 16 for the VAEs). --quick: 3 s budgets, 512 train images, 200 samples, 2 points,
-K=5.
+pixelcnn, and xicfg_conv, xicfg_dense (raced by ``xicfg_race.py``); their settings and
+batch sizes are in the table (the recipes' defaults, but latent 16 for the VAEs).
+--quick: 3 s budgets, 512 train images, 200 samples, 2 points, K=5.
 
 The whole default run: about 22 minutes on 2 idle cores (1,100 s of training, about
 3 minutes of scoring, tracing and loading); more when other jobs share the machine.
@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from common import benchmark_parser, dated_header, matmul_peak_gflops, train_step_flops, write_results  # noqa: E402
@@ -68,12 +69,14 @@ from keras_gen import (  # noqa: E402
     build_gan,
     build_vae,
     build_wgan_gp,
+    build_xicfg,
     corrupt,
     datasets,
     evaluate_likelihood,
 )
 from keras_gen.metrics import bits_per_dim, evaluate_samples  # noqa: E402
 from keras_gen.pixelcnn import build_pixelcnn, exact_nll  # noqa: E402
+from keras_gen.plotting import plot_image_grid  # noqa: E402
 
 MIN_TIMED_STEPS = 3  # steps run after the first (tracing) one even when the budget is used up
 
@@ -115,7 +118,14 @@ MODELS = {
                     "filters 32, d_steps 3, gp 10, Adam(2e-4, 0.5, 0.9)"),
     "pixelcnn": Spec("pixelcnn", lambda seed: build_pixelcnn(filters=32, num_layers=8), 64,
                      "32 filters, 8 residual blocks, Bernoulli, Adam"),
+    "xicfg_conv": Spec("gan", lambda seed: build_xicfg(seed=seed), 64,
+                       "xICFG, G~ DCGAN (BN) filters 64, D DCGAN without BN, z 100, T 15, U 1, eta 0.5, "
+                       "N 640, RMSprop(2.5e-4, 0.95)"),
+    "xicfg_dense": Spec("gan", lambda seed: build_xicfg(approximator="dense", seed=seed), 64,
+                        "xICFG, G~ dense 4x512 with shortcuts, D DCGAN without BN, z 100, T 25, U 1, eta 2.5, "
+                        "N 640, RMSprop(2.5e-4, 0.95)"),
 }
+DEFAULT_MODELS = [name for name in MODELS if not name.startswith("xicfg")]  # xICFG races in xicfg_race.py
 
 LEGEND_NOTES = {"denoising_autoencoder": ", noisy test inputs", "conditional_vae": ", -log p(x|y)"}
 PRIMARY = {  # family -> (metric plotted against time, axis label)
@@ -215,7 +225,7 @@ def scorer(name, family, model, test, args):
                               f"IW-NLL, K={args.iw_samples}")
     if family == "gan":
         keys = ("fid", "kid", "classifier_score", "precision", "recall", "classes_covered", "num_classes",
-                "conditional_accuracy")
+                "diversity_score", "conditional_accuracy")
 
         def score():
             s = evaluate_samples(test, model, dataset=args.dataset, num_samples=args.num_samples, seed=args.seed)
@@ -247,8 +257,16 @@ def run_model(name, args):
     model.fit(train, epochs=1_000_000, verbose=0, callbacks=[budget])
     scoring = time.perf_counter()
     extra = final()
+    if args.sample_grids:
+        grid = args.out / f"{name}_samples.png"
+        plot_image_grid(model.sample(64, seed=args.seed), path=grid,
+                        title=f"{name} after {budget.train_seconds:.0f} s of training (seed {args.seed})")
+        extra["sample_grid"] = grid.name
     eval_seconds = budget.eval_seconds + time.perf_counter() - scoring
-    flops = train_step_flops(model, train.element_spec, spec.batch_size)
+    try:
+        flops = train_step_flops(model, train.element_spec, spec.batch_size)
+    except ValueError:  # a step with loops (xICFG's functional steps): its FLOPs are not counted
+        flops = {"total": math.nan, "by_type": {}}
     images_per_s = (budget.steps - 1) * spec.batch_size / budget.train_seconds
     flops_per_image = flops["total"] / spec.batch_size
     return {
@@ -258,8 +276,8 @@ def run_model(name, args):
         "train_seconds": round(budget.train_seconds, 2),
         "first_step_seconds": round(budget.first_step_seconds, 2), "steps": budget.steps,
         "images_seen": budget.steps * spec.batch_size, "images_per_s": round(images_per_s, 1),
-        "train_mflop_per_image": round(flops_per_image / 1e6, 3),
-        "gflop_per_s": round(flops_per_image * images_per_s / 1e9, 3),
+        "train_mflop_per_image": None if math.isnan(flops_per_image) else round(flops_per_image / 1e6, 3),
+        "gflop_per_s": None if math.isnan(flops_per_image) else round(flops_per_image * images_per_s / 1e9, 3),
         "flops_by_type_per_image": {k: round(v / spec.batch_size) for k, v in sorted(flops["by_type"].items())},
         "eval_seconds": round(eval_seconds, 1), "wall_seconds": round(time.perf_counter() - started, 1),
         "protocol": protocol, "points": budget.rows,
@@ -279,9 +297,13 @@ def final_scores(row):
                 f"({f['final_iw_nll_bits_per_dim']:.4f} bits/dim)")
     if row["family"] == "gan":
         text = (f"FID {f['fid']:.2f}, KID {f['kid']:.3f}, CS {f['classifier_score']:.2f}, "
-                f"classes {f['classes_covered']}/{f['num_classes']}")
+                f"DS {f['diversity_score']:.3f}, classes {f['classes_covered']}/{f['num_classes']}")
         return text + (f", cond. acc. {f['conditional_accuracy']:.3f}" if "conditional_accuracy" in f else "")
     return f"NLL {f['nll']:.2f} ({f['bits_per_dim']:.4f} bits/dim)"
+
+
+def _number(value, spec):
+    return "n/a" if value is None else format(value, spec)
 
 
 def markdown(rows, peak, head, args, total_seconds):
@@ -296,8 +318,8 @@ def markdown(rows, peak, head, args, total_seconds):
     for r in rows:
         lines.append(f"| {r['model']} | {r['settings']} | {r['batch_size']} | {r['images_seen']:,} | "
                      f"{r['train_seconds']:.1f} | {r['first_step_seconds']:.1f} | {r['images_per_s']:,.0f} | "
-                     f"{r['train_mflop_per_image']:.2f} | "
-                     f"{r['gflop_per_s']:.2f} | {r['percent_of_peak']:.1f} | {final_scores(r)} | "
+                     f"{_number(r['train_mflop_per_image'], '.2f')} | {_number(r['gflop_per_s'], '.2f')} | "
+                     f"{_number(r['percent_of_peak'], '.1f')} | {final_scores(r)} | "
                      f"{r['eval_seconds']:.0f} |")
     lines += ["", "Protocol:", "",
               "- Training time: wall time of the steps of `fit` after the first, scoring excluded; the first "
@@ -309,9 +331,11 @@ def markdown(rows, peak, head, args, total_seconds):
               "2 x MACs for MatMul and Conv2D; backward convolutions Conv2DBackpropInput/Filter counted "
               "exactly; element-wise ops one per element), so backward passes, every discriminator step and the "
               "gradient penalty's extra pass are in; dead ops (e.g. the gradient with respect to the input "
-              "images) are not. Per real image for GANs. GFLOP/s = FLOPs per image x images/s.",
+              "images) are not. Per real image for GANs. GFLOP/s = FLOPs per image x images/s. n/a: a step "
+              "with loops (xICFG's functional steps), which the count cannot see into.",
               "- Final scores are those of the last point. CS: classifier score (Inception-score formula on the "
-              "domain classifier), classes covered of 10; features and logits of the shipped keras_gen domain "
+              "domain classifier), DS: diversity score exp(-KL(generated || real class histogram)), classes "
+              "covered of 10; features and logits of the shipped keras_gen domain "
               "classifier, not InceptionV3: not comparable with published FIDs.", ""]
     lines += [f"- {r['model']}: {r['protocol']}." for r in rows]
     return "\n".join(lines) + "\n"
@@ -346,8 +370,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = benchmark_parser(__doc__)
     parser.set_defaults(out=None)
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), metavar="MODEL",
-                        help=f"models to run (default: all): {', '.join(MODELS)}")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=DEFAULT_MODELS, metavar="MODEL",
+                        help=f"models to run: {', '.join(MODELS)} (default: all but the xICFG ones)")
     parser.add_argument("--budget-seconds", type=float, default=110.0,
                         help="training wall time per model, scoring excluded (default: 110)")
     parser.add_argument("--dataset", choices=("fashion_mnist", "mnist"), default="fashion_mnist",
@@ -357,7 +381,14 @@ def main(argv=None):
                         help="GAN samples and test images per score; PixelCNN test images (default: 2000)")
     parser.add_argument("--eval-points", type=int, default=4, help="scorings per model, spread over the budget")
     parser.add_argument("--iw-samples", type=int, default=100, help="K of the VAEs' final IW-NLL (default: 100)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="TensorFlow threads (intra- and inter-op) for this process (default: TensorFlow's)")
+    parser.add_argument("--sample-grids", action="store_true",
+                        help="write <out>/<model>_samples.png (64 samples at the end) for the sampling models")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     if args.quick:
         args.budget_seconds, args.limit, args.num_samples, args.eval_points, args.iw_samples = 3.0, 512, 200, 2, 5
     for flag in ("limit", "num_samples", "eval_points", "iw_samples"):
@@ -380,7 +411,8 @@ def main(argv=None):
     peak = {"gflop_per_s": round(max(before, after), 2), "before": round(before, 2), "after": round(after, 2),
             "size": 2048, "repeats": 5}
     for r in rows:
-        r["percent_of_peak"] = round(100 * r["gflop_per_s"] / peak["gflop_per_s"], 2)
+        share = None if r["gflop_per_s"] is None else 100 * r["gflop_per_s"] / peak["gflop_per_s"]
+        r["percent_of_peak"] = None if share is None else round(share, 2)
     note = "QUICK RUN (not a measurement)" if args.quick else None
     head = dated_header("harness.py", argv, args.seed, note)
     total_seconds = time.perf_counter() - run_start

@@ -30,9 +30,10 @@ _EXPORTS = {
     "serving": ["evaluate_export", "load_export"],
     "errors": ["KerasGenError"],
     "vae": ["VAE", "ConditionalVAE", "build_conditional_vae", "build_vae", "evaluate_likelihood"],
+    "xicfg": ["XICFG", "build_xicfg"],
 }
 _MODULES = ["callbacks", "classifiers", "datasets", "export", "gan", "latent", "losses", "metrics", "pixelcnn",
-            "plotting", "serving"]
+            "plotting", "serving", "xicfg"]
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted(_WHERE) + _MODULES
@@ -55,9 +56,9 @@ def __dir__():
 
 def register_keras_objects():
     """Imports the modules whose layers and models are registered Keras serializables
-    (``keras_gen.layers``, ``vae``, ``gan``, ``pixelcnn``), so that
+    (``keras_gen.layers``, ``vae``, ``gan``, ``xicfg``, ``pixelcnn``), so that
     ``keras.models.load_model`` can rebuild them from a ``.keras`` file."""
-    for module in ("layers", "vae", "gan", "pixelcnn"):
+    for module in ("layers", "vae", "gan", "xicfg", "pixelcnn"):
         importlib.import_module(f"keras_gen.{module}")
 
 

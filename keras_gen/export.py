@@ -14,6 +14,7 @@ range, training dataset, keras_gen version.
 | ``VAE``, ``ConditionalVAE`` | the two above, ``decode`` (= ``serving_default``), ``encode`` (image [, label] -> z_mean, z_log_var), ``reconstruct`` (image [, label] -> image, decoded from z_mean) |
 | autoencoders | ``serving_default`` and ``decode`` (z, the code, -> image), ``encode`` (image -> z), ``reconstruct`` (image -> image) |
 | denoising autoencoder | as autoencoders, with ``denoise`` (noisy image -> clean image) in place of ``reconstruct`` |
+| ``XICFG`` | ``serving_default`` (z -> image), ``sample`` (seed, num -> image): G~ and the last episode's T functional steps |
 | ``PixelCNN`` | ``sample`` (= ``serving_default``), ``nll`` (image [, label] -> nll, bits_per_dim) |
 
 Example:
@@ -41,6 +42,7 @@ from keras_gen.pixelcnn import PixelCNN
 from keras_gen.utils import assert_labels_in_range, check_finite_weights, check_num_classes, is_int
 from keras_gen.vae import VAE
 from keras_gen.version import __version__
+from keras_gen.xicfg import XICFG
 
 ONNX_FILE = "model.onnx"
 IMAGE_DTYPES = ("float32", "uint8")
@@ -224,6 +226,12 @@ SEED_SPEC = tf.TensorSpec((), tf.int64)
 NUM_SPEC = tf.TensorSpec((), tf.int32)
 
 
+def _stateless_z(seed, num, latent_shape):
+    """``num`` latent vectors z ~ N(0, I) of ``latent_shape`` drawn statelessly with ``seed``:
+    the same seed gives the same z in every export and every process."""
+    return tf.random.stateless_normal(tf.concat([[num], latent_shape], 0), seed=tf.stack([seed, 0]))
+
+
 def _add_generator(signatures, generator, num_classes, decode_name=None):
     """``serving_default`` and ``sample`` of a network z [, label] -> image (and the same
     function under ``decode_name``). Returns the latent shape."""
@@ -232,7 +240,7 @@ def _add_generator(signatures, generator, num_classes, decode_name=None):
     names = ["serving_default"] + ([decode_name] if decode_name else [])
 
     def draw(seed, num):
-        return tf.random.stateless_normal(tf.concat([[num], latent_shape], 0), seed=tf.stack([seed, 0]))
+        return _stateless_z(seed, num, latent_shape)
 
     if num_classes is None:
         for name in names:
@@ -260,7 +268,8 @@ def _refuse_non_finite(network, allow_non_finite):
 def _trained_steps(model):
     """Optimizer steps the model has taken (the largest over its optimizers; 0 for an
     optimizer never built), or None without an optimizer (e.g. loaded with ``compile=False``)."""
-    optimizers = [getattr(model, name, None) for name in ("optimizer", "d_optimizer", "g_optimizer")]
+    optimizers = [getattr(model, name, None) for name in ("optimizer", "d_optimizer", "g_optimizer",
+                                                          "approximator_optimizer")]
     steps = [int(optimizer.iterations.numpy()) if optimizer.built else 0
              for optimizer in optimizers if isinstance(optimizer, keras.optimizers.Optimizer)]
     return max(steps) if steps else None
@@ -313,7 +322,7 @@ def export_model(model, name, base_dir="saved_models", version=None, overwrite=F
 
     Args:
         model: a ``GAN``/``ConditionalGAN`` (its EMA generator when it has one),
-            ``VAE``/``ConditionalVAE``, ``PixelCNN``, or an autoencoder from
+            ``VAE``/``ConditionalVAE``, ``XICFG``, ``PixelCNN``, or an autoencoder from
             ``keras_gen.autoencoders`` (a Functional model holding ``encoder`` and
             ``decoder``), built and trained.
         name: the model's folder under ``base_dir``.
@@ -402,6 +411,30 @@ def _export_gan(gan, allow_non_finite, **common):
     _refuse_non_finite(gan, allow_non_finite)  # the whole GAN: a diverged discriminator counts too
     return export_generator(gan.sampler, value_range=gan.value_range, num_classes=gan.num_classes,
                             kind=type(gan).__name__, allow_non_finite=True, **common)
+
+
+@register_exporter(XICFG)
+def _export_xicfg(model, name, base_dir, version, overwrite, image_dtype, dataset, allow_non_finite):
+    """xICFG's generator as the method defines it (``XICFG.generator_images``: the kept
+    approximator followed by the last episode's T steps x + eta grad D_t(x)), with the
+    signatures of ``export_generator``. No ONNX: the steps differentiate D inside the graph."""
+    _refuse_non_finite(model, allow_non_finite)
+    signatures = _Signatures([model], image_dtype, model.value_range)
+    target = _check_target(name, base_dir, version, overwrite)
+    latent_shape = (model.latent_dim,)
+
+    def draw(seed, num):
+        return _stateless_z(seed, num, latent_shape)
+
+    signatures.add("serving_default", lambda z: signatures.image(model.generator_images(_checked_z(z))),
+                   z=tf.TensorSpec((None, model.latent_dim), tf.float32))
+    signatures.add("sample", lambda seed, num: signatures.image(model.generator_images(draw(seed, _checked_num(num)))),
+                   seed=SEED_SPEC, num=NUM_SPEC)
+    return signatures.write(target, {
+        "kind": "XICFG", "latent_shape": list(latent_shape), "conditional": False, "num_classes": None,
+        "image_shape": list(model.image_shape), "trained_range": [signatures.low, signatures.high],
+        "dataset": dataset, "stages": model.stages, "episodes": int(model.episode.numpy()),
+    })
 
 
 @register_exporter(VAE, onnx_network=lambda vae: (vae.decoder, (0.0, 1.0)))

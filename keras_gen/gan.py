@@ -22,9 +22,8 @@ from keras import layers
 from keras_gen.base import GenerativeModel
 from keras_gen.latent import interpolate
 from keras_gen.losses import LOG_LOSSES, check_gan_loss, discriminator_loss, generator_loss, gradient_penalty
+from keras_gen.networks import check_dcgan_arguments, dcgan_networks, seeded_initializer
 from keras_gen.utils import check_input_shape, check_labels, check_num_classes, check_positive_int, check_value_range
-
-DCGAN_STAGES = {28: 2, 32: 3, 64: 4}  # image size -> stride-2 layers (7x7 or 4x4 at the bottom)
 
 
 def _default_optimizer():
@@ -333,15 +332,8 @@ class ConditionalGAN(GAN):
 # ------------------------------------------------------------------------------ builders
 
 
-def _seeded(initializer, seed, **kwargs):
-    """A function making a new ``initializer`` per layer, each with its own seed drawn
-    from ``seed``: layers differ, and the same ``seed`` rebuilds the same weights."""
-    rng = np.random.default_rng(seed)
-    return lambda: initializer(seed=int(rng.integers(2**31 - 1)), **kwargs)
-
-
 def _mlp_networks(input_shape, latent_dim, hidden_units, seed):
-    init = _seeded(keras.initializers.GlorotUniform, seed)
+    init = seeded_initializer(keras.initializers.GlorotUniform, seed)
     z = keras.Input((latent_dim,), name="z")
     x = z
     for i, units in enumerate(hidden_units):
@@ -355,66 +347,6 @@ def _mlp_networks(input_shape, latent_dim, hidden_units, seed):
         y = layers.LeakyReLU(0.2)(layers.Dense(units, kernel_initializer=init(), name=f"discriminator_dense_{i}")(y))
     logit = layers.Dense(1, kernel_initializer=init(), dtype="float32", name="logit")(y)
     return keras.Model(z, generated, name="generator"), keras.Model(image, logit, name="discriminator")
-
-
-def _dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_classes=None, embedding_dim=50):
-    """DCGAN networks (Radford et al. 2016): N(0, 0.02) weights; G projects z to a 7x7 or
-    4x4 map and doubles it with stride-2 Conv2DTranspose layers (BatchNorm + ReLU, tanh
-    output); D halves the image with stride-2 Conv2D layers (LeakyReLU(0.2), BatchNorm
-    after all but the first when ``batch_norm``) down to one logit. BatchNorm momentum is
-    0.9 (PyTorch's 0.1), so the moving statistics ``generate`` uses keep up in short runs.
-    With ``num_classes`` both take a ``label``: G joins a label embedding to z, D gets a
-    learned per-class image plane as an extra channel."""
-    size, _, channels = input_shape
-    stages = DCGAN_STAGES[size]
-    init = _seeded(keras.initializers.RandomNormal, seed, mean=0.0, stddev=0.02)
-    z = keras.Input((latent_dim,), name="z")
-    image = keras.Input(input_shape, name="image")
-    label = keras.Input((), dtype="int32", name="label") if num_classes else None
-
-    x = z
-    if label is not None:
-        embedded = layers.Embedding(num_classes, embedding_dim, name="generator_label_embedding")(label)
-        x = layers.Concatenate(name="z_with_label")([z, embedded])
-    base, width = size // 2**stages, filters * 2 ** (stages - 1)
-    x = layers.Dense(base * base * width, use_bias=False, kernel_initializer=init(), name="generator_project")(x)
-    x = layers.ReLU()(layers.BatchNormalization(momentum=0.9, name="generator_project_bn")(
-        layers.Reshape((base, base, width))(x)))
-    for i in range(stages - 1):
-        width //= 2
-        x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init(),
-                                   name=f"generator_deconv_{i}")(x)
-        x = layers.ReLU()(layers.BatchNormalization(momentum=0.9, name=f"generator_bn_{i}")(x))
-    x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init(),
-                               name="generator_pixels")(x)
-    generated = layers.Activation("tanh", dtype="float32", name="image")(x)
-
-    y = image
-    if label is not None:
-        plane = layers.Embedding(num_classes, size * size, name="discriminator_label_embedding")(label)
-        y = layers.Concatenate(name="image_with_label")([image, layers.Reshape((size, size, 1))(plane)])
-    for i in range(stages):
-        normalized = batch_norm and i > 0
-        y = layers.Conv2D(filters * 2**i, 4, strides=2, padding="same", use_bias=not normalized,
-                          kernel_initializer=init(), name=f"discriminator_conv_{i}")(y)
-        if normalized:
-            y = layers.BatchNormalization(momentum=0.9, name=f"discriminator_bn_{i}")(y)
-        y = layers.LeakyReLU(0.2)(y)
-    logit = layers.Dense(1, kernel_initializer=init(), dtype="float32", name="logit")(layers.Flatten()(y))
-    if label is None:
-        return keras.Model(z, generated, name="generator"), keras.Model(image, logit, name="discriminator")
-    return (keras.Model([z, label], generated, name="generator"),
-            keras.Model([image, label], logit, name="discriminator"))
-
-
-def _check_dcgan_arguments(input_shape, latent_dim, filters):
-    shape = check_input_shape(input_shape)
-    check_positive_int("latent_dim", latent_dim)
-    check_positive_int("filters", filters)
-    if shape[0] != shape[1] or shape[0] not in DCGAN_STAGES:
-        raise ValueError(f"DCGAN networks need square images of size {sorted(DCGAN_STAGES)}, "
-                         f"got input_shape {shape}.")
-    return shape
 
 
 def _compiled(gan, compile_args):
@@ -446,7 +378,7 @@ def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=(256, 512), 
 
 
 def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=64, seed=None, name="dcgan", **compile_args):
-    """Builds and compiles a DCGAN (see ``_dcgan_networks``).
+    """Builds and compiles a DCGAN (see ``keras_gen.networks.dcgan_networks``).
 
     Args:
         input_shape: ``(size, size, C)`` of images in [-1, 1], size 28, 32 or 64.
@@ -456,8 +388,8 @@ def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=64, seed=None, 
     Returns:
         A compiled ``GAN``.
     """
-    shape = _check_dcgan_arguments(input_shape, latent_dim, filters)
-    generator, discriminator = _dcgan_networks(shape, latent_dim, filters, seed)
+    shape = check_dcgan_arguments(input_shape, latent_dim, filters)
+    generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed)
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
 
 
@@ -473,10 +405,10 @@ def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=10
     Returns:
         A compiled ``ConditionalGAN``; both networks take a second input, ``label``.
     """
-    shape = _check_dcgan_arguments(input_shape, latent_dim, filters)
+    shape = check_dcgan_arguments(input_shape, latent_dim, filters)
     check_num_classes(num_classes)
     check_positive_int("embedding_dim", embedding_dim)
-    generator, discriminator = _dcgan_networks(shape, latent_dim, filters, seed, num_classes=num_classes,
+    generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed, num_classes=num_classes,
                                                embedding_dim=embedding_dim)
     gan = ConditionalGAN(generator, discriminator, latent_dim, num_classes=num_classes, seed=seed, name=name)
     return _compiled(gan, compile_args)
@@ -489,8 +421,8 @@ def build_wgan_gp(input_shape=(28, 28, 1), latent_dim=100, filters=64, seed=None
     networks (the paper's Algorithm 1). ``compile_args`` override these; the other
     arguments are ``build_dcgan``'s. Returns a compiled ``GAN``.
     """
-    shape = _check_dcgan_arguments(input_shape, latent_dim, filters)
-    generator, discriminator = _dcgan_networks(shape, latent_dim, filters, seed, batch_norm=False)
+    shape = check_dcgan_arguments(input_shape, latent_dim, filters)
+    generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed, batch_norm=False)
     adam = lambda: keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)  # noqa: E731
     defaults = {"loss": "wasserstein", "d_steps": 5, "gp_weight": 10.0, "d_optimizer": adam(), "g_optimizer": adam()}
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), {**defaults, **compile_args})

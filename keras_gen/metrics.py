@@ -226,7 +226,10 @@ def inception_score(logits, num_splits=10, seed=0):
 
 
 def class_coverage(real_logits, generated_logits, min_share=0.5):
-    """Class histograms of the classifier's predictions, covered classes and both KLs."""
+    """Class histograms of the classifier's predictions, covered classes, both KLs and
+    the diversity score exp(-KL(Pr(y) || Pr*(y))) of the generated class distribution
+    Pr(y) against the real one Pr*(y): 1 when the classes come as often as in the real
+    data, toward 0 as they drift apart (one pseudo-count per class keeps it positive)."""
     classes = real_logits.shape[1]
     real_counts = np.bincount(real_logits.argmax(1), minlength=classes)
     generated_counts = np.bincount(generated_logits.argmax(1), minlength=classes)
@@ -235,10 +238,11 @@ def class_coverage(real_logits, generated_logits, min_share=0.5):
     covered = present & (generated_share >= min_share * real_share)
     p = (real_counts + 1.0) / (real_counts.sum() + classes)  # one pseudo-count per class: finite KLs
     q = (generated_counts + 1.0) / (generated_counts.sum() + classes)
+    kl_generated_real = float(np.sum(q * np.log(q / p)))
     return {"classes_covered": int(covered.sum()), "num_classes": int(present.sum()),
             "missing_classes": [int(c) for c in np.flatnonzero(present & ~covered)],
             "kl_real_generated": float(np.sum(p * np.log(p / q))),
-            "kl_generated_real": float(np.sum(q * np.log(q / p))),
+            "kl_generated_real": kl_generated_real, "diversity_score": math.exp(-kl_generated_real),
             "real_histogram": [round(float(s), 4) for s in real_share],
             "generated_histogram": [round(float(s), 4) for s in generated_share]}
 
@@ -379,7 +383,9 @@ def mode_coverage(real, generated, dataset="mnist", num_samples=None, min_share=
 
     Returns:
         ``{"classes_covered", "num_classes", "missing_classes", "kl_real_generated",
-        "kl_generated_real", "real_histogram", "generated_histogram", "protocol"}``.
+        "kl_generated_real", "diversity_score", "real_histogram", "generated_histogram",
+        "protocol"}``; ``diversity_score`` is exp(-kl_generated_real), the lectures'
+        exp(-KL(Pr(y) || Pr*(y))).
     """
     _check_settings(min_share=min_share)
     _require_dataset_classes(extractor_for(dataset, extractor), "mode_coverage")

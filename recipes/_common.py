@@ -232,15 +232,17 @@ def finish_vae(vae, history, data, args):
 # ----------------------------------------------------------------------------- GANs
 
 
-def add_gan_flags(parser, loss="non_saturating", d_steps=1, sample_every=1):
-    """Adds the flags every GAN recipe takes: loss, d_steps, EMA, sample grids,
-    TensorBoard and backup/resume."""
-    parser.add_argument("--loss", choices=GAN_LOSSES, default=loss, help=f"GAN loss (default: {loss})")
-    parser.add_argument("--d-steps", type=_positive_int, default=d_steps,
-                        help=f"discriminator updates per generator update (default: {d_steps})")
-    parser.add_argument("--ema", type=float, default=None,
-                        help="sample from an exponential moving average of the generator's weights with this "
-                             "decay, e.g. 0.999 (default: off)")
+def add_gan_flags(parser, loss="non_saturating", d_steps=1, sample_every=1, gan_settings=True):
+    """Adds the flags every adversarial recipe takes: sample grids, TensorBoard,
+    backup/resume and the number of samples scored; with ``gan_settings`` (the ``GAN``
+    models) also loss, d_steps and EMA."""
+    if gan_settings:
+        parser.add_argument("--loss", choices=GAN_LOSSES, default=loss, help=f"GAN loss (default: {loss})")
+        parser.add_argument("--d-steps", type=_positive_int, default=d_steps,
+                            help=f"discriminator updates per generator update (default: {d_steps})")
+        parser.add_argument("--ema", type=float, default=None,
+                            help="sample from an exponential moving average of the generator's weights with this "
+                                 "decay, e.g. 0.999 (default: off)")
     parser.add_argument("--sample-every", type=_positive_int, default=sample_every,
                         help=f"write a sample grid from fixed noise every N epochs (default: {sample_every})")
     parser.add_argument("--tensorboard", type=Path, default=None,
@@ -276,7 +278,8 @@ def report_sample_quality(gan, data, args):
           f"(real test images: {scores['real_classifier_score']:.2f}), "
           f"precision {scores['precision']:.3f}, recall {scores['recall']:.3f}, classes covered "
           f"{scores['classes_covered']}/{scores['num_classes']}, KL(real || generated classes) "
-          f"{scores['kl_real_generated']:.3f}{conditional}")
+          f"{scores['kl_real_generated']:.3f}, diversity score exp(-KL(generated || real classes)) "
+          f"{scores['diversity_score']:.3f}{conditional}")
     print(f"  protocol: {protocol['num_generated']} samples (seed {args.seed}) against {protocol['num_real']} "
           f"{data.test_info.name} test images; features and logits of {protocol['extractor']} (test accuracy "
           f"{protocol['extractor_test_accuracy']:.4f}), not InceptionV3, so not comparable with published FIDs; "
@@ -336,11 +339,13 @@ def interpolation_rows(gan, seed, pairs=3, steps=10):
     return rows
 
 
-def finish_gan(gan, history, stop, data, args):
+def finish_gan(gan, history, stop, data, args, settings=None):
     """After ``fit``: stops with an error when the losses went NaN/inf; else draws the
     final samples, the interpolation figure and the training curves, prints sample
     diversity and sample quality with their protocol, saves the model and exports the
-    generator."""
+    generator. ``settings`` describes the training in the printed protocol (default: a
+    ``GAN``'s loss and d_steps)."""
+    settings = f"loss {gan.gan_loss}, d_steps {gan.d_steps}" if settings is None else settings
     if stop.message is not None:
         raise SystemExit(f"error: {stop.message}")
     ncols = gan.num_classes if gan.conditional else 8
@@ -353,6 +358,6 @@ def finish_gan(gan, history, stop, data, args):
         print(f"sample diversity: {history.history['diversity'][-1]:.3f} (mean pairwise L2 distance of {num} samples "
               f"/ that of {num} {data.test_info.name} test images, seed {args.seed}; about 1 when healthy, near 0 "
               f"under mode collapse; {args.epochs} epochs on {data.info.num_examples} train images, "
-              f"loss {gan.gan_loss}, d_steps {gan.d_steps}, batch {args.batch_size})")
+              f"{settings}, batch {args.batch_size})")
     report_sample_quality(gan, data, args)
     save_and_export(gan, history, data, args)

@@ -30,6 +30,7 @@ FAMILIES = {
     "dcgan": (_gan(keras_gen.build_dcgan), "tanh"),
     "conditional_gan": (_gan(keras_gen.build_conditional_gan, embedding_dim=4), "tanh"),
     "wgan_gp": (_gan(keras_gen.build_wgan_gp, d_steps=1), "tanh"),
+    "xicfg": (lambda: keras_gen.build_xicfg(latent_dim=8, filters=8, stages=2, seed=0), "tanh"),
     "pixelcnn": (lambda: keras_gen.build_pixelcnn(filters=8, num_layers=1, head_filters=8), "binary"),
     "conditional_pixelcnn": (lambda: keras_gen.build_pixelcnn(filters=8, num_layers=1, num_classes=10), "binary"),
 }

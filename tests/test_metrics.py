@@ -175,6 +175,12 @@ def test_mode_coverage_flags_a_one_class_generator(fashion_test):
     assert collapsed["classes_covered"] == 1 and len(collapsed["missing_classes"]) == 9
     assert 7 not in collapsed["missing_classes"] and collapsed["generated_histogram"][7] > 0.9
     assert collapsed["kl_real_generated"] > 1.5 and collapsed["kl_generated_real"] > 1.5
+    # The diversity score exp(-KL(Pr(y) || Pr*(y))), by hand from the two histograms (one pseudo-count each).
+    for scores, generated in ((full, 2000), (collapsed, 500)):
+        q = (np.array(scores["generated_histogram"]) * generated + 1) / (generated + 10)
+        p = (np.array(scores["real_histogram"]) * 2000 + 1) / (2000 + 10)
+        assert scores["diversity_score"] == pytest.approx(np.exp(-np.sum(q * np.log(q / p))), rel=1e-3)
+    assert full["diversity_score"] > 0.99 and collapsed["diversity_score"] < 0.25
     pr = precision_recall(x[:1000], x[2000:][y[2000:] == 7][:300], dataset="fashion_mnist")
     assert pr["precision"] > 0.8 and pr["recall"] < 0.3, pr
 
@@ -193,7 +199,7 @@ def test_evaluate_samples_of_models_records_the_protocol(mnist_bundled):
     gan = build_gan(input_shape=(28, 28, 1), latent_dim=4, hidden_units=(16,), seed=0)
     scores = evaluate_samples(real, gan, dataset="mnist", num_samples=200, seed=3, num_subsets=10)
     assert {"fid", "kid", "kid_std", "classifier_score", "precision", "recall", "classes_covered",
-            "kl_real_generated", "kl_generated_real", "real_classifier_score"} <= set(scores)
+            "kl_real_generated", "kl_generated_real", "diversity_score", "real_classifier_score"} <= set(scores)
     protocol = scores["protocol"]
     assert protocol["num_real"] == protocol["num_generated"] == 200 and protocol["seed"] == 3
     assert protocol["extractor"] == "keras_gen domain classifier (mnist)" and protocol["extractor_train_images"] == 8000
