@@ -127,20 +127,25 @@ class Sampling(keras.layers.Layer):
 
 # ------------------------------------------------------------------ PixelCNN layers
 
-MASK_TYPES = ("A", "B")
+MASK_TYPES = ("A", "B", "VA", "VB")
 
 
 def causal_mask(kernel_size, in_channels, out_channels, mask_type, color_channels=1):
     """The 0/1 kernel mask of a PixelCNN convolution, shaped ``(kh, kw, in, out)``.
 
     Pixels are ordered row by row, left to right, and within a pixel channel by channel
-    (R before G before B). A kernel sees every position above the centre row and left
-    of the centre in its row; at the centre, feature maps are split into
+    (R before G before B). Masks ``"A"`` and ``"B"`` see every position above the centre
+    row and left of the centre in its row; at the centre, feature maps are split into
     ``color_channels`` contiguous groups (feature k of n belongs to group
     ``k * color_channels // n``) and an output of group g sees input groups < g (mask
     ``"A"``, the first layer: a pixel never sees itself) or <= g (mask ``"B"``, later
     layers, whose inputs already exclude the pixel). With one colour channel the centre
     is simply off (A) or on (B).
+
+    The vertical stack of Gated PixelCNN (van den Oord et al. 2016b) uses the other two:
+    ``"VA"`` sees the rows above the centre row only (its first layer, on the image: no
+    pixel of the current row), ``"VB"`` the rows up to and including the centre row, in
+    every column (its later layers, whose inputs already hold rows above only).
     """
     kh, kw = kernel_size
     if kh % 2 == 0 or kw % 2 == 0:
@@ -152,11 +157,15 @@ def causal_mask(kernel_size, in_channels, out_channels, mask_type, color_channel
             raise ValueError(f"{name}={n} is fewer than color_channels={color_channels}: every colour needs a group.")
     mask = np.zeros((kh, kw, in_channels, out_channels), np.float32)
     mask[: kh // 2] = 1.0  # rows above the centre
-    mask[kh // 2, : kw // 2] = 1.0  # left of the centre in its row
-    group_in = np.arange(in_channels) * color_channels // in_channels
-    group_out = np.arange(out_channels) * color_channels // out_channels
-    allowed = group_in[:, None] < group_out[None, :] if mask_type == "A" else group_in[:, None] <= group_out[None, :]
-    mask[kh // 2, kw // 2] = allowed.astype(np.float32)
+    if mask_type == "VB":
+        mask[kh // 2] = 1.0  # the whole centre row
+    if mask_type in ("A", "B"):
+        mask[kh // 2, : kw // 2] = 1.0  # left of the centre in its row
+        group_in = np.arange(in_channels) * color_channels // in_channels
+        group_out = np.arange(out_channels) * color_channels // out_channels
+        earlier = group_in[:, None] < group_out[None, :]
+        allowed = earlier if mask_type == "A" else earlier | (group_in[:, None] == group_out[None, :])
+        mask[kh // 2, kw // 2] = allowed.astype(np.float32)
     return mask
 
 
@@ -172,7 +181,8 @@ class MaskedConv2D(keras.layers.Conv2D):
     Args:
         filters: number of output feature maps.
         kernel_size: an odd int or an ``(odd, odd)`` pair.
-        mask_type: ``"A"`` for the first layer (on the image), ``"B"`` after it.
+        mask_type: ``"A"`` for the first layer (on the image), ``"B"`` after it;
+            ``"VA"``, ``"VB"`` for the vertical stack of Gated PixelCNN (see ``causal_mask``).
         color_channels: the image's channels C, ordered inside a pixel (see
             ``causal_mask``); 1 for grey images.
         **kwargs: other ``keras.layers.Conv2D`` arguments (activation, initializers,

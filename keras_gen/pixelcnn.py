@@ -43,7 +43,7 @@ LEVEL_TOLERANCE = 1e-3  # |x * (L - 1) - round(x * (L - 1))| allowed for an imag
 # Layers that act on each position alone: with MaskedConv2D they keep a network causal
 # and let the sampler run it on a window of the canvas with the same result.
 POINTWISE_LAYERS = (keras.layers.InputLayer, layers.Activation, layers.ReLU, layers.Add, layers.Multiply,
-                    ClassConditioning)
+                    layers.Concatenate, ClassConditioning)
 
 
 def _check_levels(levels):
@@ -372,6 +372,50 @@ def quantize(images, levels=MAX_LEVELS):
     return (np.round(images * (levels - 1)) / (levels - 1)).astype(np.float32)
 
 
+ARCHITECTURES = ("pixelcnn", "gated")
+
+
+def _gated(f, g, name):
+    """The gated activation tanh(f) . sigmoid(g) of Gated PixelCNN."""
+    return layers.Multiply(name=f"{name}_gated")([layers.Activation("tanh", name=f"{name}_tanh")(f),
+                                                  layers.Activation("sigmoid", name=f"{name}_sigmoid")(g)])
+
+
+def _gated_stacks(image, conv, filters, num_layers, kernel_size, first_kernel_size, residual, channels):
+    """Gated PixelCNN's two stacks (van den Oord et al. 2016b), returning the horizontal
+    stack's last features. Layer i (0: on the image, with ``first_kernel_size``):
+
+    - vertical stack: a k x k convolution masked to the rows above (``"VA"`` on the
+      image, ``"VB"`` after), so its features at a pixel hold the rows above only, in a
+      cone that widens by k // 2 columns per layer on both sides;
+    - horizontal stack: a 1 x k convolution on its own row, left of the pixel (mask
+      ``"A"`` on the image, ``"B"`` after), plus a 1x1 convolution of the vertical
+      stack's pre-activations (which see nothing of the current row), a gated
+      activation per stack, a 1x1 convolution and a skip connection (``residual``,
+      from layer 1).
+
+    Together they see every earlier pixel in the cone: no blind spot.
+    """
+    vertical, horizontal = image, image
+    for i in range(num_layers + 1):
+        size, first = (first_kernel_size, True) if i == 0 else (kernel_size, False)
+        v_f = conv(vertical, size, "VA" if first else "VB", f"v{i}_f")
+        v_g = conv(vertical, size, "VA" if first else "VB", f"v{i}_g")
+        h_f = conv(horizontal, (1, size), "A" if first else "B", f"h{i}_f")
+        h_g = conv(horizontal, (1, size), "A" if first else "B", f"h{i}_g")
+        v_both = layers.Concatenate(name=f"v{i}_pre_activation")([v_f, v_g])
+        # The vertical stack's pre-activations join the horizontal stack's through 1x1 convolutions.
+        link_f = MaskedConv2D(filters, 1, mask_type="VB", name=f"v{i}_to_h_f")(v_both)
+        link_g = MaskedConv2D(filters, 1, mask_type="VB", name=f"v{i}_to_h_g")(v_both)
+        h_f = layers.Add(name=f"h{i}_f_with_v")([h_f, link_f])
+        h_g = layers.Add(name=f"h{i}_g_with_v")([h_g, link_g])
+        vertical = _gated(v_f, v_g, f"v{i}")
+        out = MaskedConv2D(filters, 1, mask_type="B", color_channels=channels, name=f"h{i}_1x1")(
+            _gated(h_f, h_g, f"h{i}"))
+        horizontal = layers.Add(name=f"h{i}_residual")([horizontal, out]) if residual and not first else out
+    return horizontal
+
+
 def build_pixelcnn(
     input_shape=(28, 28, 1),
     levels=2,
@@ -384,19 +428,26 @@ def build_pixelcnn(
     head_filters=None,
     num_classes=None,
     optimizer="adam",
+    architecture="pixelcnn",
     name="pixelcnn",
 ):
-    """Builds and compiles a PixelCNN (van den Oord et al. 2016).
+    """Builds and compiles a PixelCNN (van den Oord et al. 2016) or a Gated PixelCNN
+    with two stacks (van den Oord et al. 2016b).
 
-    The network: a ``first_kernel_size`` mask-A convolution on the image; ``num_layers``
-    blocks, each a ``kernel_size`` mask-B convolution with ReLU and a 1x1 convolution,
-    with a skip connection around the block (``residual``); then a 1x1 ReLU layer of
-    ``head_filters`` and a 1x1 layer of logits. With ``gated``, a block's convolution is
-    the gated activation of Gated PixelCNN, tanh(W_f * x) . sigmoid(W_g * x), instead of
-    ReLU(W * x). With ``num_classes``, each of those convolutions gets a learned
-    per-class bias (``ClassConditioning``), as in conditional Gated PixelCNN. (The
-    vertical/horizontal stacks of Gated PixelCNN, which remove the blind spot of masked
-    convolutions, are not built.)
+    ``architecture="pixelcnn"``: a ``first_kernel_size`` mask-A convolution on the
+    image; ``num_layers`` blocks, each a ``kernel_size`` mask-B convolution with ReLU
+    and a 1x1 convolution, with a skip connection around the block (``residual``). With
+    ``gated``, a block's convolution is the gated activation tanh(W_f * x) .
+    sigmoid(W_g * x) instead of ReLU(W * x). Masked convolutions stacked this way have a
+    blind spot: pixels above and to the right that no path reaches.
+
+    ``architecture="gated"``: Gated PixelCNN's vertical and horizontal stacks (see
+    ``_gated_stacks``), gated activations throughout (``gated`` is implied), a layer on
+    the image and ``num_layers`` more: no blind spot.
+
+    Both end with a 1x1 ReLU layer of ``head_filters`` and a 1x1 layer of logits. With
+    ``num_classes``, every masked convolution of the blocks or stacks gets a learned
+    per-class bias (``ClassConditioning``), as in conditional Gated PixelCNN.
 
     Args:
         input_shape: ``(H, W, C)`` of the images; C > 1 orders channels in a pixel.
@@ -409,6 +460,7 @@ def build_pixelcnn(
         head_filters: width of the 1x1 output layer (default: ``filters``).
         num_classes: None, or the number of classes for a class-conditional model.
         optimizer: optimizer for ``compile``.
+        architecture: ``"pixelcnn"`` or ``"gated"`` (two stacks, no blind spot).
 
     Returns:
         A compiled ``PixelCNN`` with ``.network`` (image [, label] -> logits).
@@ -434,6 +486,8 @@ def build_pixelcnn(
     if height < 2 and width < 2:
         raise ValueError(f"input_shape {input_shape!r} has a single pixel: nothing to model autoregressively.")
     check_num_classes(num_classes, allow_none=True)
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}.")
 
     image = keras.Input((None, None, channels), name="image")
     label = keras.Input((), dtype="int32", name="label") if num_classes else None
@@ -442,13 +496,14 @@ def build_pixelcnn(
         y = MaskedConv2D(n, size, mask_type=mask_type, color_channels=channels, name=layer_name)(x)
         return y if label is None else ClassConditioning(num_classes, name=f"{layer_name}_class")([y, label])
 
-    x = conv(image, first_kernel_size, "A", "conv_a")
-    for i in range(num_layers):
+    if architecture == "gated":
+        x = _gated_stacks(image, conv, filters, num_layers, kernel_size, first_kernel_size, residual, channels)
+    else:
+        x = conv(image, first_kernel_size, "A", "conv_a")
+    for i in range(num_layers if architecture == "pixelcnn" else 0):
         if gated:
-            h = layers.Multiply(name=f"block_{i}_gated")([
-                layers.Activation("tanh", name=f"block_{i}_tanh")(conv(x, kernel_size, "B", f"block_{i}_conv_f")),
-                layers.Activation("sigmoid", name=f"block_{i}_sigmoid")(conv(x, kernel_size, "B", f"block_{i}_conv_g")),
-            ])
+            h = _gated(conv(x, kernel_size, "B", f"block_{i}_conv_f"), conv(x, kernel_size, "B", f"block_{i}_conv_g"),
+                       f"block_{i}")
         else:
             h = layers.Activation("relu", name=f"block_{i}_relu")(conv(x, kernel_size, "B", f"block_{i}_conv"))
         h = MaskedConv2D(filters, 1, mask_type="B", color_channels=channels, name=f"block_{i}_1x1")(h)

@@ -3,6 +3,7 @@ convolutions, an exact likelihood trained by maximum likelihood, sampled pixel b
 
     python recipes/pixelcnn.py                              # bundled MNIST, binarized, no network
     python recipes/pixelcnn.py --conditional                # class-conditional: a row of samples per digit
+    python recipes/pixelcnn.py --architecture gated         # Gated PixelCNN's two stacks: no blind spot
     python recipes/pixelcnn.py --gated --filters 64 --layers 7 --epochs 20
     python recipes/pixelcnn.py --levels 256 --dataset fashion_mnist   # a softmax over 256 grey levels
 
@@ -25,7 +26,7 @@ import time
 import numpy as np
 
 from keras_gen import plotting
-from keras_gen.pixelcnn import build_pixelcnn, exact_nll
+from keras_gen.pixelcnn import ARCHITECTURES, build_pixelcnn, exact_nll
 from keras_gen.recipes._common import _positive_int, prepare, recipe_parser, save_and_export
 
 PUBLISHED = ("published anchor: 81.30 nats, PixelCNN on statically binarized MNIST "
@@ -40,7 +41,12 @@ def main(argv=None):
                         help="binarization of the train split for --levels 2 (the test split is always static)")
     parser.add_argument("--filters", type=_positive_int, default=32, help="feature maps per layer (default: 32)")
     parser.add_argument("--layers", type=_positive_int, default=8, help="number of residual blocks (default: 8)")
-    parser.add_argument("--gated", action="store_true", help="gated activations tanh(.) * sigmoid(.) (Gated PixelCNN)")
+    parser.add_argument("--architecture", choices=ARCHITECTURES, default="pixelcnn",
+                        help="pixelcnn: one stack of masked convolutions (has a blind spot); gated: Gated PixelCNN's "
+                             "vertical and horizontal stacks, no blind spot (default: pixelcnn)")
+    parser.add_argument("--gated", action="store_true",
+                        help="gated activations tanh(.) * sigmoid(.) in the one-stack PixelCNN (implied by "
+                             "--architecture gated)")
     parser.add_argument("--no-residual", action="store_true", help="no skip connections around the blocks")
     parser.add_argument("--conditional", action="store_true", help="condition on the class label")
     parser.add_argument("--samples", type=_positive_int, default=64, help="images in samples.png (default: 64)")
@@ -49,7 +55,7 @@ def main(argv=None):
     data = prepare(args, labels=True, binarize=binarize)
 
     model = build_pixelcnn(data.image_shape, levels=args.levels, filters=args.filters, num_layers=args.layers,
-                           gated=args.gated, residual=not args.no_residual,
+                           gated=args.gated, residual=not args.no_residual, architecture=args.architecture,
                            num_classes=len(data.info.class_names) if args.conditional else None)
     model.summary()
     history = model.fit(data.train, epochs=args.epochs, validation_data=data.test)

@@ -92,7 +92,7 @@ def test_every_generative_family_through_every_entry_point(family, digits, tmp_p
     code, out, err = run_cli(["evaluate", path, "--num-samples", NUM, "--json", tmp_path / "r.json"], capsys)
     assert code == 0, err
     results = json.loads((tmp_path / "r.json").read_text())
-    assert np.isfinite(results["sample_quality"]["fid"])
+    assert np.isfinite(results["sample_quality"]["fid"]) and 0 < results["sample_quality"]["diversity_score"] <= 1
     assert ("conditional_accuracy" in results["sample_quality"]) == model.conditional
     assert ("likelihood" in results) == family.endswith("pixelcnn")
 

@@ -43,6 +43,11 @@ def test_mask_by_hand():
     np.testing.assert_array_equal(centre, [[0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]])
     centre_b = causal_mask((1, 1), 3, 6, "B", color_channels=3)[0, 0]
     np.testing.assert_array_equal(centre_b, [[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]])
+    # Gated PixelCNN's vertical stack: rows above only (on the image), then up to the centre row.
+    np.testing.assert_array_equal(causal_mask((3, 3), 3, 6, "VA", color_channels=3)[..., 1, 0],
+                                  [[1, 1, 1], [0, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(causal_mask((3, 3), 3, 6, "VB", color_channels=3)[..., 2, 0],
+                                  [[1, 1, 1], [1, 1, 1], [0, 0, 0]])
 
 
 def input_gradients(fn, x, row, column, channel):
@@ -71,9 +76,9 @@ def test_masks_are_causal(channels):
             near = seen & (np.abs(np.arange(height)[:, None, None] - row) <= 2) & (
                 np.abs(np.arange(width)[None, :, None] - column) <= 2)
             assert np.all(grad[near] != 0), (mask_type, row, column, channel)
-    # The whole network (mask A first, then B) never sees the pixel it predicts.
-    for gated in (False, True):
-        model = tiny(input_shape=(height, width, channels), gated=gated, levels=2)
+    # The whole network (mask A first, then B; or the two stacks) never sees the pixel it predicts.
+    for options in (dict(gated=False), dict(gated=True), dict(architecture="gated")):
+        model = tiny(input_shape=(height, width, channels), levels=2, **options)
         for row, column, channel in [(0, 0, 0), (4, 3, channels - 1), (5, 6, 0)]:
             grad = input_gradients(model.logits, x, row, column, channel)
             i = order[row, column, channel]
@@ -87,6 +92,8 @@ def test_masks_are_causal(channels):
     dict(input_shape=(2, 2, 1), levels=3, residual=False),
     dict(input_shape=(1, 2, 2), levels=3),
     dict(input_shape=(2, 2, 1), levels=2, num_classes=3, gated=True),
+    dict(input_shape=(2, 3, 1), levels=2, architecture="gated"),
+    dict(input_shape=(1, 2, 2), levels=3, architecture="gated", num_classes=3),
 ])
 def test_likelihood_is_exact_and_normalised(kwargs):
     """p(x) summed over every possible image is 1 (for each class when conditional):
@@ -156,6 +163,8 @@ def naive_sample(model, seed, num=None, labels=None):
     dict(input_shape=(9, 10, 1), levels=2),
     dict(input_shape=(7, 6, 2), levels=4, gated=True),
     dict(input_shape=(9, 10, 1), levels=2, num_classes=4),
+    dict(input_shape=(9, 10, 1), levels=2, architecture="gated"),
+    dict(input_shape=(7, 6, 2), levels=4, architecture="gated", num_classes=4),
 ])
 def test_windowed_compiled_sampler_draws_from_the_full_network(kwargs):
     """The sampler runs the network on the window a pixel sees (rows above, columns
@@ -173,8 +182,9 @@ def test_windowed_compiled_sampler_draws_from_the_full_network(kwargs):
     assert set(np.unique(fast * (model.levels - 1))) <= set(range(model.levels))
 
 
-def test_sampling_is_seeded_and_survives_save_and_load(tmp_path):
-    model = tiny(input_shape=(8, 8, 1), num_classes=3)
+@pytest.mark.parametrize("architecture", ["pixelcnn", "gated"])
+def test_sampling_is_seeded_and_survives_save_and_load(tmp_path, architecture):
+    model = tiny(input_shape=(8, 8, 1), num_classes=3, architecture=architecture)
     a = model.generate([0, 1, 2, 2], seed=3)
     np.testing.assert_array_equal(a, model.generate([0, 1, 2, 2], seed=3))
     assert not np.array_equal(a, model.generate([0, 1, 2, 2], seed=4))
@@ -185,6 +195,24 @@ def test_sampling_is_seeded_and_survives_save_and_load(tmp_path):
     np.testing.assert_array_equal(restored.generate([0, 1, 2, 2], seed=3), a)
     x = random_grid_images(model, 4)
     np.testing.assert_array_equal(restored.nll(x, [0, 1, 2, 0]), model.nll(x, [0, 1, 2, 0]))
+
+
+def test_the_two_stacks_see_every_earlier_pixel_where_pixelcnn_has_a_blind_spot():
+    """Output at (3, 1) of a 6x6 image, 3x3 kernels, 4 layers: every earlier pixel is in
+    reach of the gated stacks; the plain stack of masked convolutions misses some above
+    and to the right of the pixel (its blind spot), though they are within its kernels' reach."""
+    x = np.random.default_rng(0).random((1, 6, 6, 1)).astype(np.float32)
+    earlier = np.arange(36).reshape(6, 6) < 3 * 6 + 1
+    gated = tiny(input_shape=(6, 6, 1), architecture="gated", first_kernel_size=3, num_layers=3)
+    grad = input_gradients(gated.logits, x, 3, 1, 0)[..., 0]
+    assert np.all(grad[earlier] != 0) and np.all(grad[~earlier] == 0)
+    plain = tiny(input_shape=(6, 6, 1), first_kernel_size=3, num_layers=3)
+    assert receptive_field(plain.network) == (4, 4)  # rows 0..2 and columns 0..5 are within reach
+    grad = input_gradients(plain.logits, x, 3, 1, 0)[..., 0]
+    blind = earlier & (grad == 0)
+    rows, columns = np.nonzero(blind)
+    assert blind.any() and np.all(rows < 3) and np.all(columns > 1), blind.astype(int)
+    assert np.all(grad[~earlier] == 0)
 
 
 def test_gated_and_residual_options_build_different_networks():
@@ -333,7 +361,7 @@ def test_unconditional_export_sample_signature(tmp_path):
 
 def test_recipe_runs_end_to_end(tmp_path):
     cmd = [sys.executable, str(ROOT / "recipes" / "pixelcnn.py"), "--epochs", "1", "--limit", "256",
-           "--filters", "8", "--layers", "1", "--samples", "10", "--conditional",
+           "--filters", "8", "--layers", "1", "--samples", "10", "--conditional", "--architecture", "gated",
            "--out", str(tmp_path / "out"), "--seed", "1"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
@@ -343,5 +371,5 @@ def test_recipe_runs_end_to_end(tmp_path):
     assert 60 < float(line.split()[2]) < 600, line
     assert (tmp_path / "out" / "samples.png").stat().st_size > 5000
     model = keras.models.load_model(tmp_path / "out" / "model.keras")
-    assert isinstance(model, PixelCNN) and model.num_classes == 10
+    assert isinstance(model, PixelCNN) and model.num_classes == 10 and model.network.get_layer("v1_f")
     assert (tmp_path / "saved_models" / "pixelcnn" / "1" / "saved_model.pb").exists()

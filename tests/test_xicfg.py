@@ -149,6 +149,32 @@ def test_save_load_and_export_give_the_same_images(tmp_path, mnist_bundled):
     assert sampled.shape == (6, 28, 28, 1) and 0.0 <= sampled.min() and sampled.max() <= 1.0
 
 
+def test_interrupted_training_resumes_mid_episode_as_if_never_stopped(tmp_path, mnist_bundled):
+    x = mnist_bundled[0][:64].astype(np.float32) / 127.5 - 1.0  # 4 steps of 16 per epoch; episodes of 3 steps
+    uninterrupted = tiny()
+    uninterrupted.fit(x, batch_size=16, epochs=3, shuffle=False, verbose=0)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    first = tiny()
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(x, batch_size=16, epochs=3, shuffle=False, verbose=0,
+                  callbacks=[keras.callbacks.BackupAndRestore(str(tmp_path)), Interrupt()])
+    assert (int(first.episode.numpy()), int(first.stage.numpy())) == (2, 2), "stopped in the middle of an episode"
+    resumed = tiny()  # as after a restart: a new process builds the model again
+    history = resumed.fit(x, batch_size=16, epochs=3, shuffle=False, verbose=0,
+                          callbacks=[keras.callbacks.BackupAndRestore(str(tmp_path))])
+    assert len(history.history["d_loss"]) == 1, "only the third epoch ran"
+    assert int(resumed.episode.numpy()) == int(uninterrupted.episode.numpy()) == 4
+    for a, b in zip(uninterrupted.weights + uninterrupted.approximator_optimizer.variables,
+                    resumed.weights + resumed.approximator_optimizer.variables):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6, err_msg=a.path)
+    np.testing.assert_allclose(resumed.sample(4, seed=1), uninterrupted.sample(4, seed=1), atol=1e-5)
+
+
 def test_a_run_whose_discriminator_gap_explodes_stops_and_keeps_the_last_generator(mnist_bundled, capsys):
     model = tiny(max_d_gap=1e-6)
     x = mnist_bundled[0][:320].astype(np.float32) / 127.5 - 1.0
