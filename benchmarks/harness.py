@@ -74,8 +74,9 @@ from keras_gen import (  # noqa: E402
     datasets,
     evaluate_likelihood,
 )
+from keras_gen.autoregressive import exact_nll  # noqa: E402
 from keras_gen.metrics import bits_per_dim, evaluate_samples  # noqa: E402
-from keras_gen.pixelcnn import build_pixelcnn, exact_nll  # noqa: E402
+from keras_gen.pixelcnn import build_pixelcnn  # noqa: E402
 from keras_gen.plotting import plot_image_grid  # noqa: E402
 
 MIN_TIMED_STEPS = 3  # steps run after the first (tracing) one even when the budget is used up

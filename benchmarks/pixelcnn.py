@@ -35,7 +35,8 @@ import tensorflow as tf
 
 from common import benchmark_parser, header, write_results
 from keras_gen import datasets
-from keras_gen.pixelcnn import build_pixelcnn, exact_nll
+from keras_gen.autoregressive import exact_nll
+from keras_gen.pixelcnn import build_pixelcnn
 
 
 def likelihood(gated, epochs, seed, limit, filters=32, num_layers=8):

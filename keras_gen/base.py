@@ -38,12 +38,15 @@ class GenerativeModel(keras.Model):
     Subclasses set ``self.num_classes`` (None or an int >= 2) in ``__init__`` and define
     ``image_shape``; a family with a latent space defines ``latent_dim`` and
     ``decode_latent(z, labels)`` (network images in ``value_range``), others override
-    ``_draw``. ``value_range`` defaults to (0, 1).
+    ``_draw``. ``value_range`` defaults to (0, 1). A family that draws noise in its steps sets
+    ``seed_generator``; its state is saved with the weights, so that a reloaded (or
+    ``BackupAndRestore``-resumed) model continues the same noise stream.
     """
 
     num_classes = None
     value_range = (0.0, 1.0)
     latent_dim = None
+    seed_generator = None  # a family whose steps draw noise sets a keras.random.SeedGenerator
 
     @property
     def conditional(self):
@@ -176,6 +179,18 @@ class GenerativeModel(keras.Model):
 
     def _check_images(self, images):
         """A family's own checks of a first batch (numpy images already of the right shape)."""
+
+    # ------------------------------------------------------------------ serialization
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        if self.seed_generator is not None:  # a reloaded model continues the noise stream
+            store["noise_seed"] = self.seed_generator.state.numpy()
+
+    def load_own_variables(self, store):
+        if self.seed_generator is not None and "noise_seed" in store.keys():
+            self.seed_generator.state.assign(store["noise_seed"])
+        super().load_own_variables({key: store[key] for key in store.keys() if key != "noise_seed"})
 
     # ------------------------------------------------------------------------ training
 

@@ -34,11 +34,11 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from keras_gen.autoregressive import AutoregressiveModel
 from keras_gen.errors import ExportExistsError, UnsupportedModelError, UntrainedModelError
 from keras_gen.gan import GAN
 from keras_gen.layers import ImageCorruption
 from keras_gen.layout import METADATA_FILE, next_version
-from keras_gen.pixelcnn import PixelCNN
 from keras_gen.utils import assert_labels_in_range, check_finite_weights, check_num_classes, is_int
 from keras_gen.vae import VAE
 from keras_gen.version import __version__
@@ -490,10 +490,11 @@ def _export_autoencoder(model, name, base_dir, version, overwrite, image_dtype, 
     return signatures.write(target, metadata)
 
 
-@register_exporter(PixelCNN)
+@register_exporter(AutoregressiveModel)
 def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrite=False, dataset=None,
                     image_dtype="float32", allow_non_finite=False):
-    """Exports a PixelCNN's compiled sampler and exact likelihood as a SavedModel.
+    """Exports a PixelCNN's (or any ``AutoregressiveModel``'s) compiled sampler and exact
+    likelihood as a SavedModel.
 
     Signatures:
         ``sample`` (also ``serving_default``): ``seed`` int64 scalar and ``num`` int32
@@ -505,15 +506,16 @@ def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrit
         Labels outside ``[0, num_classes)`` and images off the level grid are refused.
 
     Args:
-        model: a ``keras_gen.pixelcnn.PixelCNN``.
+        model: a ``keras_gen.pixelcnn.PixelCNN`` (or another ``AutoregressiveModel``).
         name, base_dir, version, overwrite, dataset, image_dtype, allow_non_finite: see
             ``export_model``.
 
     Returns:
         The version folder's ``Path``.
     """
-    if not isinstance(model, PixelCNN):
-        raise UnsupportedModelError(f"model must be a keras_gen PixelCNN, got {type(model).__name__}.")
+    if not isinstance(model, AutoregressiveModel):
+        raise UnsupportedModelError(f"model must be a keras_gen PixelCNN (an autoregressive model), got "
+                                    f"{type(model).__name__}.")
     _refuse_non_finite(model, allow_non_finite)
     signatures = _Signatures([model.network], image_dtype)
     target = _check_target(name, base_dir, version, overwrite)
@@ -534,7 +536,7 @@ def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrit
     for endpoint in ("sample", "serving_default"):
         signatures.add(endpoint, sample[0], **sample[1])
     return signatures.write(target, {
-        "kind": "PixelCNN", "levels": model.levels, "conditional": model.conditional, "sample_batch": 100,
+        "kind": type(model).__name__, "levels": model.levels, "conditional": model.conditional, "sample_batch": 100,
         "num_classes": model.num_classes, "image_shape": list(model.image_shape), "trained_range": [0.0, 1.0],
         "dataset": dataset,
     })

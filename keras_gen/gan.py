@@ -250,15 +250,6 @@ class GAN(GenerativeModel):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store["noise_seed"] = self.seed_generator.state.numpy()  # a reloaded model continues the noise stream
-
-    def load_own_variables(self, store):
-        if "noise_seed" in store.keys():
-            self.seed_generator.state.assign(store["noise_seed"])
-        super().load_own_variables({key: store[key] for key in store.keys() if key != "noise_seed"})
-
 
 @keras.saving.register_keras_serializable(package="keras_gen")
 class ConditionalGAN(GAN):

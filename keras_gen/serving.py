@@ -16,11 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gen import datasets, metrics
+from keras_gen.autoregressive import quantize
 from keras_gen.classifiers import extractor_for
 from keras_gen.errors import ExportError, InvalidInputError, NotAnExportError, UnsupportedModelError  # noqa: F401 (NotAnExportError: public here since 0.1.0)
 from keras_gen.layers import corrupt
 from keras_gen.layout import find_export, list_exports, read_metadata  # noqa: F401 (list_exports: public here too)
-from keras_gen.pixelcnn import quantize
 from keras_gen.utils import is_int
 
 

@@ -26,7 +26,8 @@ import time
 import numpy as np
 
 from keras_gen import plotting
-from keras_gen.pixelcnn import ARCHITECTURES, build_pixelcnn, exact_nll
+from keras_gen.autoregressive import exact_nll
+from keras_gen.pixelcnn import ARCHITECTURES, build_pixelcnn
 from keras_gen.recipes._common import _positive_int, prepare, recipe_parser, save_and_export
 
 PUBLISHED = ("published anchor: 81.30 nats, PixelCNN on statically binarized MNIST "

@@ -22,7 +22,7 @@ from keras_gen import (
     export_model,
     metrics,
 )
-from keras_gen.pixelcnn import exact_nll
+from keras_gen.autoregressive import exact_nll
 from keras_gen.serving import evaluate_export, load_export
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}

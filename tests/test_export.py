@@ -22,6 +22,7 @@ from keras_gen import (
     build_dense_autoencoder,
     build_pixelcnn,
     build_vae,
+    build_xicfg,
     export_generator,
     export_model,
 )
@@ -65,8 +66,8 @@ def numpy(x):
 
 def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnist_bundled):
     """One TensorFlow-only process calls every signature of an autoencoder, a conv and a
-    denoising autoencoder, a VAE, a conditional VAE and a GAN; each output equals the
-    Keras model's own for the same inputs."""
+    denoising autoencoder, a VAE, a conditional VAE, a GAN and an xICFG; each output
+    equals the Keras model's own for the same inputs."""
     x = mnist_bundled[0][:16].astype(np.float32) / 255.0
     labels = np.array([0, 3, 9, 1] * 4, np.int32)
     dense, dense_encoder, dense_decoder = build_dense_autoencoder(latent_dim=4)
@@ -80,14 +81,17 @@ def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnis
     cvae.fit(x, labels, epochs=1, batch_size=8, verbose=0)
     gan = build_dcgan(latent_dim=5, filters=4, seed=0)
     gan.fit(x * 2 - 1, epochs=1, batch_size=8, verbose=0)
+    xicfg = build_xicfg(latent_dim=5, filters=4, stages=2, seed=0)
+    xicfg.fit(x * 2 - 1, epochs=1, batch_size=8, verbose=0)  # one episode: G~ and 2 functional steps
 
     base = tmp_path / "saved_models"
     paths = {name: export_model(model, name, base_dir=base, dataset="mnist") for name, model in
-             [("dense", dense), ("conv", conv), ("denoising", denoising), ("vae", vae), ("cvae", cvae), ("gan", gan)]}
+             [("dense", dense), ("conv", conv), ("denoising", denoising), ("vae", vae), ("cvae", cvae), ("gan", gan),
+              ("xicfg", xicfg)]}
     rng = np.random.default_rng(0)
     z = {"dense": rng.normal(size=(5, 4)), "conv": rng.normal(size=(5, 7, 7, 2)),
          "denoising": rng.normal(size=(5, 7, 7, 2)), "vae": rng.normal(size=(5, 3)), "cvae": rng.normal(size=(16, 2)),
-         "gan": rng.normal(size=(5, 5))}
+         "gan": rng.normal(size=(5, 5)), "xicfg": rng.normal(size=(5, 5))}
     z = {name: value.astype(np.float32) for name, value in z.items()}
 
     expected, inputs = {}, {}
@@ -121,6 +125,8 @@ def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnis
     want("cvae", "sample", "image", cvae.generate(labels, seed=11), seed=np.int64(11), label=labels)
     want("gan", "sample", "image", gan.sample(6, seed=11), seed=np.int64(11), num=np.int32(6))
     want("gan", "serving_default", "image", gan.generate(z=z["gan"]), z=z["gan"])
+    want("xicfg", "sample", "image", xicfg.sample(6, seed=11), seed=np.int64(11), num=np.int32(6))
+    want("xicfg", "serving_default", "image", xicfg.generate(z=z["xicfg"]), z=z["xicfg"])
 
     served = consume(tmp_path, inputs, paths.values())
     assert set(served) >= set(expected)
@@ -133,7 +139,7 @@ def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnis
     assert signatures["dense"] == signatures["conv"] == ["serving_default", "decode", "encode", "reconstruct"]
     assert signatures["denoising"] == ["serving_default", "decode", "encode", "denoise"]
     assert signatures["vae"] == signatures["cvae"] == ["serving_default", "decode", "sample", "encode", "reconstruct"]
-    assert signatures["gan"] == ["serving_default", "sample"]
+    assert signatures["gan"] == signatures["xicfg"] == ["serving_default", "sample"]
     metadata = json.loads((paths["denoising"] / "keras_gen.json").read_text())
     assert metadata["kind"] == "denoising autoencoder" and metadata["noise"] == {"kind": "mask", "amount": 0.5}
     assert (metadata["latent_shape"] == [7, 7, 2] and metadata["dataset"] == "mnist"

@@ -15,9 +15,10 @@ import pytest
 import tensorflow as tf
 
 from keras_gen import datasets
+from keras_gen.autoregressive import exact_nll, quantize
 from keras_gen.export import export_pixelcnn
 from keras_gen.layers import MaskedConv2D, causal_mask
-from keras_gen.pixelcnn import PixelCNN, build_pixelcnn, exact_nll, quantize, receptive_field
+from keras_gen.pixelcnn import PixelCNN, build_pixelcnn, receptive_field
 
 ROOT = Path(__file__).resolve().parents[1]
 
