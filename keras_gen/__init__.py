@@ -28,6 +28,7 @@ _EXPORTS = {
     "metrics": ["evaluate_samples"],
     "autoregressive": ["exact_nll"],
     "pixelcnn": ["PixelCNN", "build_pixelcnn"],
+    "pixelrnn": ["PixelRNN", "build_pixelrnn"],
     "serving": ["evaluate_export", "load_export"],
     "errors": ["KerasGenError"],
     "vae": ["VAE", "ConditionalVAE", "build_conditional_vae", "build_vae", "evaluate_likelihood"],
@@ -57,9 +58,9 @@ def __dir__():
 
 def register_keras_objects():
     """Imports the modules whose layers and models are registered Keras serializables
-    (``keras_gen.layers``, ``vae``, ``gan``, ``xicfg``, ``pixelcnn``), so that
+    (``keras_gen.layers``, ``vae``, ``gan``, ``xicfg``, ``pixelcnn``, ``pixelrnn``), so that
     ``keras.models.load_model`` can rebuild them from a ``.keras`` file."""
-    for module in ("layers", "vae", "gan", "xicfg", "pixelcnn"):
+    for module in ("layers", "vae", "gan", "xicfg", "pixelcnn", "pixelrnn"):
         importlib.import_module(f"keras_gen.{module}")
 
 

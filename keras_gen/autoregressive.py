@@ -170,6 +170,17 @@ class AutoregressiveModel(GenerativeModel):
 
     # -------------------------------------------------------------------- sampling
 
+    def draw_level(self, logits, seed, step):
+        """One pixel value per image in [0, 1], drawn from ``logits`` ((N,) Bernoulli
+        logits, or (N, levels)) with the stateless seed ``(seed, step)``: every sampler
+        draws step i of the raster order this way, so that two samplers of the same
+        model give the same images."""
+        step_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
+        if self.levels == 2:
+            return tf.cast(tf.random.stateless_uniform(tf.shape(logits), step_seed) < tf.sigmoid(logits), tf.float32)
+        drawn = tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int32)[:, 0]
+        return tf.cast(drawn, tf.float32) / (self.levels - 1)
+
     def sample_graph(self, seed, num=None, labels=None):
         """TensorFlow ops drawing ``num`` images (or one per label) pixel by pixel with the
         stateless seed ``seed``: each family's own sampler. Returns (N, H, W, C) float32

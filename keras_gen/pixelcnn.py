@@ -109,13 +109,7 @@ class PixelCNN(AutoregressiveModel):
             window = canvas[:, top:row + 1, left:tf.minimum(width, column + side + 1), :]
             logits = tf.cast(self.logits(window, labels, training=False)[:, row - top, column - left, channel],
                              tf.float32)
-            step_seed = tf.stack([seed, tf.cast(i, tf.int64)])
-            if self.levels == 2:
-                value = tf.cast(tf.random.stateless_uniform(tf.shape(logits), step_seed) < tf.sigmoid(logits),
-                                tf.float32)
-            else:
-                drawn = tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int32)[:, 0]
-                value = tf.cast(drawn, tf.float32) / (self.levels - 1)
+            value = self.draw_level(logits, seed, i)
             where = tf.reshape(tf.one_hot(i, steps, dtype=tf.float32), (1, height, width, channels))
             return i + 1, canvas + value[:, None, None, None] * where
 
