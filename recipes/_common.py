@@ -10,6 +10,7 @@ hides TensorFlow's C++ start-up lines; set ``TF_CPP_MIN_LOG_LEVEL=0`` to see the
 import argparse
 import dataclasses
 import json
+import time
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import keras
 import numpy as np
 
 from keras_gen import classifiers, datasets, metrics, plotting
+from keras_gen.autoregressive import exact_nll
 from keras_gen.callbacks import KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
 from keras_gen.errors import NonFiniteModelError
 from keras_gen.export import export_model
@@ -361,3 +363,44 @@ def finish_gan(gan, history, stop, data, args, settings=None):
               f"{settings}, batch {args.batch_size})")
     report_sample_quality(gan, data, args)
     save_and_export(gan, history, data, args)
+
+
+def finish_autoregressive(model, history, data, args, binarize, settings, published=None):
+    """The end of the autoregressive recipes: prints the exact test NLL (and the class
+    mixture's for a conditional model) with its protocol, draws ``samples.png`` (one row
+    per class when conditional) timing the sampler, saves the model and exports it.
+    ``settings`` describes the network in the printed protocol; ``published`` is printed
+    beside the result when given. Returns ``exact_nll``'s result."""
+    result = exact_nll(model, data.test, marginal=model.conditional)
+    pixels = "binarized: " + ("static train / static test" if binarize == "static" else
+                              "dynamic train / static test") if binarize else "256 levels, as stored"
+    given = " -log p(x|y), given the label" if model.conditional else ""
+    print(f"test NLL: {result['nll']:.2f} nats/image (+- {result['nll_std_error']:.2f} s.e.; "
+          f"{result['bits_per_dim']:.4f} bits/dim), exact{given}; mean over {result['num_images']} "
+          f"{data.test_info.name} test images ({pixels}, seed {args.seed}); {args.epochs} epochs on "
+          f"{data.info.num_examples} train images, {settings}, batch {args.batch_size}, seed {args.seed}")
+    if model.conditional:
+        print(f"test NLL of the class mixture, -log p(x) = -log mean_y p(x|y) (uniform prior over the "
+              f"{model.num_classes} classes): {result['marginal_nll']:.2f} nats/image "
+              f"({result['marginal_bits_per_dim']:.4f} bits/dim), exact; same images and protocol")
+    if published:
+        print(f"({published})")
+
+    start = time.perf_counter()
+    kind = type(model).__name__
+    if model.conditional:
+        per_class = max(1, -(-args.samples // model.num_classes))
+        names = data.test_info.class_names
+        rows = {names[k]: model.generate([k] * per_class, seed=args.seed + k) for k in range(model.num_classes)}
+        count = per_class * model.num_classes
+        plotting.plot_image_rows(rows, title=f"{kind} samples by class (seed {args.seed})",
+                                 path=data.out / "samples.png", cell_inches=0.8)
+    else:
+        images = model.sample(args.samples, seed=args.seed)
+        count = len(images)
+        plotting.plot_image_grid(images, title=f"{kind} samples (seed {args.seed})", path=data.out / "samples.png")
+    print(f"sampled {count} images in {time.perf_counter() - start:.1f} s (one compiled loop over "
+          f"{int(np.prod(model.image_shape))} pixel steps, tracing included)")
+    save_and_export(model, history, data, args)
+    return result
+

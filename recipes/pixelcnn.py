@@ -21,14 +21,8 @@ from keras_gen_cli import quiet_tensorflow  # isort: skip
 
 quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
-import time
-
-import numpy as np
-
-from keras_gen import plotting
-from keras_gen.autoregressive import exact_nll
 from keras_gen.pixelcnn import ARCHITECTURES, build_pixelcnn
-from keras_gen.recipes._common import _positive_int, prepare, recipe_parser, save_and_export
+from keras_gen.recipes._common import _positive_int, finish_autoregressive, prepare, recipe_parser
 
 PUBLISHED = ("published anchor: 81.30 nats, PixelCNN on statically binarized MNIST "
              "(van den Oord et al. 2016; 60,000 train images)")
@@ -61,40 +55,10 @@ def main(argv=None):
     model.summary()
     history = model.fit(data.train, epochs=args.epochs, validation_data=data.test)
 
-    result = exact_nll(model, data.test, marginal=model.conditional)
-    pixels = "binarized: " + ("static train / static test" if binarize == "static" else
-                              "dynamic train / static test") if binarize else "256 levels, as stored"
-    given = " -log p(x|y), given the label" if model.conditional else ""
-    print(f"test NLL: {result['nll']:.2f} nats/image (+- {result['nll_std_error']:.2f} s.e.; "
-          f"{result['bits_per_dim']:.4f} bits/dim), exact{given}; mean over {result['num_images']} "
-          f"{data.test_info.name} test images ({pixels}, seed {args.seed}); {args.epochs} epochs on "
-          f"{data.info.num_examples} train images, filters {args.filters}, {args.layers} "
-          f"{'gated ' if args.gated else ''}{'plain' if args.no_residual else 'residual'} blocks, "
-          f"batch {args.batch_size}, seed {args.seed}")
-    if model.conditional:
-        print(f"test NLL of the class mixture, -log p(x) = -log mean_y p(x|y) (uniform prior over the "
-              f"{model.num_classes} classes): {result['marginal_nll']:.2f} nats/image "
-              f"({result['marginal_bits_per_dim']:.4f} bits/dim), exact; same images and protocol")
-    if args.levels == 2 and data.info.name == "mnist":
-        print(f"({PUBLISHED})")
-
-    start = time.perf_counter()
-    if model.conditional:
-        per_class = max(1, -(-args.samples // model.num_classes))
-        names = data.test_info.class_names
-        rows = {names[k]: model.generate([k] * per_class, seed=args.seed + k) for k in range(model.num_classes)}
-        count = per_class * model.num_classes
-        plotting.plot_image_rows(rows, title=f"PixelCNN samples by class (seed {args.seed})",
-                                 path=data.out / "samples.png", cell_inches=0.8)
-    else:
-        images = model.sample(args.samples, seed=args.seed)
-        count = len(images)
-        plotting.plot_image_grid(images, title=f"PixelCNN samples (seed {args.seed})", path=data.out / "samples.png")
-    print(f"sampled {count} images in {time.perf_counter() - start:.1f} s (one compiled loop over "
-          f"{int(np.prod(model.image_shape))} pixel steps, tracing included)")
-
-    save_and_export(model, history, data, args)
-    return result
+    settings = (f"filters {args.filters}, {args.layers} {'gated ' if args.gated else ''}"
+                f"{'plain' if args.no_residual else 'residual'} blocks, architecture {args.architecture}")
+    return finish_autoregressive(model, history, data, args, binarize, settings,
+                                 PUBLISHED if args.levels == 2 and data.info.name == "mnist" else None)
 
 
 if __name__ == "__main__":

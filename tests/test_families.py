@@ -33,6 +33,7 @@ FAMILIES = {
     "xicfg": (lambda: keras_gen.build_xicfg(latent_dim=8, filters=8, stages=2, seed=0), "tanh"),
     "pixelcnn": (lambda: keras_gen.build_pixelcnn(filters=8, num_layers=1, head_filters=8), "binary"),
     "conditional_pixelcnn": (lambda: keras_gen.build_pixelcnn(filters=8, num_layers=1, num_classes=10), "binary"),
+    "pixelrnn": (lambda: keras_gen.build_pixelrnn(hidden=4, layers_count=1, first_kernel_size=3), "binary"),
 }
 AUTOENCODERS = {
     "dense_autoencoder": lambda: keras_gen.build_dense_autoencoder(latent_dim=8),
@@ -94,7 +95,7 @@ def test_every_generative_family_through_every_entry_point(family, digits, tmp_p
     results = json.loads((tmp_path / "r.json").read_text())
     assert np.isfinite(results["sample_quality"]["fid"]) and 0 < results["sample_quality"]["diversity_score"] <= 1
     assert ("conditional_accuracy" in results["sample_quality"]) == model.conditional
-    assert ("likelihood" in results) == family.endswith("pixelcnn")
+    assert ("likelihood" in results) == family.endswith(("pixelcnn", "pixelrnn"))
 
 
 @pytest.mark.parametrize("family", sorted(AUTOENCODERS))
