@@ -61,7 +61,8 @@ def hand_loop_runner(data, steps, seed, batch_size):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 logits, _ = discriminator.stateless_call(history[t][:trainable], history[t][trainable:], x)
-            x = x + eta * tape.gradient(tf.reduce_sum(logits), x)
+                total = tf.reduce_sum(logits)
+            x = x + eta * tape.gradient(total, x)
         return x
 
     @tf.function

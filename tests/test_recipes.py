@@ -89,6 +89,7 @@ GAN_RECIPES = {  # small networks so a run takes seconds; the defaults are measu
     "dcgan": ["--filters", "8"],
     "conditional_gan": ["--filters", "8"],
     "wgan_gp": ["--filters", "8", "--d-steps", "2"],
+    "xicfg": ["--filters", "8", "--stages", "2", "--approximator", "conv"],
 }
 
 
@@ -100,7 +101,7 @@ def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "step - d_fake:" in run.stdout  # Keras' progress bar
+    assert ("d_gen:" if name == "xicfg" else "step - d_fake:") in run.stdout  # Keras' progress bar
     line = next(printed for printed in run.stdout.splitlines() if printed.startswith("sample diversity: "))
     assert 0.0 < float(line.split()[2]) < 2.0 and "2 epochs on 256 train images" in line
     quality = run.stdout[run.stdout.index("sample quality: FID "):]
@@ -119,6 +120,9 @@ def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name):
     assert (export / "saved_model.pb").exists() and "exported for TF-Serving to" in run.stdout
     if name == "wgan_gp":
         assert (gan.gan_loss, gan.d_steps) == ("wasserstein", 2)
+    if name == "xicfg":
+        assert gan.stages == 2 and int(gan.episode.numpy()) == 4  # 8 steps of 64 images: 4 episodes of 2 stages
+        assert (tmp_path / "out" / "approximator_samples.png").stat().st_size > 5000
 
 
 def test_gan_recipe_rejects_bad_flags(tmp_path):
@@ -130,3 +134,6 @@ def test_gan_recipe_rejects_bad_flags(tmp_path):
     run = subprocess.run([sys.executable, recipe, "--ema", "1.5", "--out", str(tmp_path)], capture_output=True,
                          text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert run.returncode == 1 and "error: --ema must be a decay in (0, 1)" in run.stderr
+    run = subprocess.run([sys.executable, str(ROOT / "recipes" / "xicfg.py"), "--eta", "0", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert run.returncode == 1 and "error: eta must be a number > 0" in run.stderr
