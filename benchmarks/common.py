@@ -225,3 +225,21 @@ def train_step_flops(model, element_spec, batch_size):
         if flops:
             by_type[op.type] += int(flops)
     return {"total": sum(by_type.values()), "by_type": dict(by_type)}
+
+
+def write_throughput(out, name, head, protocol, results, fit_name):
+    """Prints and writes the table of a fit-against-loop throughput benchmark
+    (``interleaved_rates`` results; ``fit_name`` is the ``fit`` variant's key) to
+    ``out/<name>.{md,json}``. Returns fit's images/s over the hand-written loop's."""
+    lines = [head, "", protocol, "", "| variant | images/s | CPU ms per image | images/s per round |",
+             "| --- | --- | --- | --- |"]
+    for variant, r in results.items():
+        lines.append(f"| {variant} | {r['images_per_s']} | {r['cpu_ms_per_image']:.2f} | {r['rounds_images_per_s']} |")
+    ratio = results[fit_name]["images_per_s"] / results["hand-written tf.function loop"]["images_per_s"]
+    lines += ["", f"fit / loop: {ratio:.2f}"]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    write_results(out, name, table, {"header": head, "protocol": protocol, "results": results,
+                                     "fit_over_loop": round(ratio, 3)})
+    return ratio
+

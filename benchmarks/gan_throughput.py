@@ -22,7 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from common import benchmark_parser, fit_runner, header, interleaved_rates, loop_runner, write_results  # noqa: E402,E501
+from common import (  # noqa: E402
+    benchmark_parser,
+    fit_runner,
+    header,
+    interleaved_rates,
+    loop_runner,
+    write_throughput,
+)
 from keras_gen import datasets  # noqa: E402
 from keras_gen.gan import build_dcgan  # noqa: E402
 from keras_gen.losses import discriminator_loss, generator_loss  # noqa: E402
@@ -87,16 +94,7 @@ def main(argv=None):
     head = header("gan_throughput.py", args.seed, args.quick)
     protocol = (f"DCGAN (filters 64, latent 100) on Fashion-MNIST, batch {args.batch_size}, "
                 f"median of {args.rounds} interleaved rounds of {args.steps} steps after one warm-up round each")
-    lines = [head, "", protocol, "", "| variant | images/s | CPU ms per image | images/s per round |",
-             "| --- | --- | --- | --- |"]
-    for name, r in results.items():
-        lines.append(f"| {name} | {r['images_per_s']} | {r['cpu_ms_per_image']:.2f} | {r['rounds_images_per_s']} |")
-    fit, loop = results["GAN.fit"]["images_per_s"], results["hand-written tf.function loop"]["images_per_s"]
-    lines += ["", f"fit / loop: {fit / loop:.2f}"]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    write_results(args.out, "gan_throughput", table, {"header": head, "protocol": protocol, "results": results,
-                                                      "fit_over_loop": round(fit / loop, 3)})
+    write_throughput(args.out, "gan_throughput", head, protocol, results, "GAN.fit")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from common import benchmark_parser, fit_runner, header, interleaved_rates, write_results  # noqa: E402
+from common import benchmark_parser, fit_runner, header, interleaved_rates, write_throughput  # noqa: E402
 from keras_gen import datasets  # noqa: E402
 from keras_gen.losses import discriminator_loss  # noqa: E402
 from keras_gen.xicfg import build_xicfg  # noqa: E402
@@ -136,16 +136,7 @@ def main(argv=None):
     protocol = (f"xICFG (conv approximator, filters 64, latent 100, T 15, U 1) on Fashion-MNIST, batch "
                 f"{args.batch_size}, median of {args.rounds} interleaved rounds of {args.episodes} episodes "
                 f"({steps} steps) after one warm-up round each")
-    lines = [head, "", protocol, "", "| variant | real images/s | CPU ms per image | images/s per round |",
-             "| --- | --- | --- | --- |"]
-    for name, r in results.items():
-        lines.append(f"| {name} | {r['images_per_s']} | {r['cpu_ms_per_image']:.2f} | {r['rounds_images_per_s']} |")
-    fit, loop = results["XICFG.fit"]["images_per_s"], results["hand-written tf.function loop"]["images_per_s"]
-    lines += ["", f"fit / loop: {fit / loop:.2f}"]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    write_results(args.out, "xicfg_throughput", table, {"header": head, "protocol": protocol, "results": results,
-                                                        "fit_over_loop": round(fit / loop, 3)})
+    write_throughput(args.out, "xicfg_throughput", head, protocol, results, "XICFG.fit")
 
 
 if __name__ == "__main__":

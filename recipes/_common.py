@@ -365,6 +365,18 @@ def finish_gan(gan, history, stop, data, args, settings=None):
     save_and_export(gan, history, data, args)
 
 
+def add_autoregressive_flags(parser):
+    """Adds the flags the autoregressive recipes share: --levels, --binarize,
+    --conditional, --samples."""
+    parser.add_argument("--levels", type=int, choices=(2, 256), default=2,
+                        help="2: binarized pixels, Bernoulli output (default); 256: 8-bit pixels, softmax")
+    parser.add_argument("--binarize", choices=("static", "dynamic"), default="static",
+                        help="binarization of the train split for --levels 2 (the test split is always static)")
+    parser.add_argument("--conditional", action="store_true", help="condition on the class label")
+    parser.add_argument("--samples", type=_positive_int, default=64, help="images in samples.png (default: 64)")
+    return parser
+
+
 def finish_autoregressive(model, history, data, args, binarize, settings, published=None):
     """The end of the autoregressive recipes: prints the exact test NLL (and the class
     mixture's for a conditional model) with its protocol, draws ``samples.png`` (one row

@@ -22,7 +22,13 @@ from keras_gen_cli import quiet_tensorflow  # isort: skip
 quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen.pixelcnn import ARCHITECTURES, build_pixelcnn
-from keras_gen.recipes._common import _positive_int, finish_autoregressive, prepare, recipe_parser
+from keras_gen.recipes._common import (
+    _positive_int,
+    add_autoregressive_flags,
+    finish_autoregressive,
+    prepare,
+    recipe_parser,
+)
 
 PUBLISHED = ("published anchor: 81.30 nats, PixelCNN on statically binarized MNIST "
              "(van den Oord et al. 2016; 60,000 train images)")
@@ -30,10 +36,6 @@ PUBLISHED = ("published anchor: 81.30 nats, PixelCNN on statically binarized MNI
 
 def main(argv=None):
     parser = recipe_parser(__doc__, "pixelcnn", epochs=5, batch_size=64)
-    parser.add_argument("--levels", type=int, choices=(2, 256), default=2,
-                        help="2: binarized pixels, Bernoulli output (default); 256: 8-bit pixels, softmax")
-    parser.add_argument("--binarize", choices=("static", "dynamic"), default="static",
-                        help="binarization of the train split for --levels 2 (the test split is always static)")
     parser.add_argument("--filters", type=_positive_int, default=32, help="feature maps per layer (default: 32)")
     parser.add_argument("--layers", type=_positive_int, default=8, help="number of residual blocks (default: 8)")
     parser.add_argument("--architecture", choices=ARCHITECTURES, default="pixelcnn",
@@ -43,9 +45,7 @@ def main(argv=None):
                         help="gated activations tanh(.) * sigmoid(.) in the one-stack PixelCNN (implied by "
                              "--architecture gated)")
     parser.add_argument("--no-residual", action="store_true", help="no skip connections around the blocks")
-    parser.add_argument("--conditional", action="store_true", help="condition on the class label")
-    parser.add_argument("--samples", type=_positive_int, default=64, help="images in samples.png (default: 64)")
-    args = parser.parse_args(argv)
+    args = add_autoregressive_flags(parser).parse_args(argv)
     binarize = args.binarize if args.levels == 2 else None
     data = prepare(args, labels=True, binarize=binarize)
 

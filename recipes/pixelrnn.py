@@ -21,7 +21,13 @@ from keras_gen_cli import quiet_tensorflow  # isort: skip
 quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen.pixelrnn import KINDS, build_pixelrnn
-from keras_gen.recipes._common import _positive_int, finish_autoregressive, prepare, recipe_parser
+from keras_gen.recipes._common import (
+    _positive_int,
+    add_autoregressive_flags,
+    finish_autoregressive,
+    prepare,
+    recipe_parser,
+)
 
 PUBLISHED = ("published anchor: Row LSTM not reported on MNIST; Diagonal BiLSTM 79.20 nats on statically "
              "binarized MNIST (van den Oord et al. 2016; 60,000 train images)")
@@ -30,16 +36,10 @@ PUBLISHED = ("published anchor: Row LSTM not reported on MNIST; Diagonal BiLSTM 
 def main(argv=None):
     parser = recipe_parser(__doc__, "pixelrnn", epochs=3, batch_size=64)
     parser.add_argument("--kind", choices=KINDS, default="row_lstm", help="the LSTM layer (default: row_lstm)")
-    parser.add_argument("--levels", type=int, choices=(2, 256), default=2,
-                        help="2: binarized pixels, Bernoulli output (default); 256: 8-bit pixels, softmax")
-    parser.add_argument("--binarize", choices=("static", "dynamic"), default="static",
-                        help="binarization of the train split for --levels 2 (the test split is always static)")
     parser.add_argument("--layers", type=_positive_int, default=4, help="Row LSTM layers (default: 4)")
     parser.add_argument("--hidden", type=_positive_int, default=16,
                         help="features of every layer and LSTM state (default: 16)")
-    parser.add_argument("--conditional", action="store_true", help="condition on the class label")
-    parser.add_argument("--samples", type=_positive_int, default=64, help="images in samples.png (default: 64)")
-    args = parser.parse_args(argv)
+    args = add_autoregressive_flags(parser).parse_args(argv)
     binarize = args.binarize if args.levels == 2 else None
     data = prepare(args, labels=True, binarize=binarize)
 

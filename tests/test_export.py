@@ -182,7 +182,7 @@ def test_export_refuses_untrained_unbuilt_foreign_models_and_existing_versions(t
     with pytest.raises(ValueError, match="was never built"):
         export_model(Unbuilt(), "u", base_dir=tmp_path)
     classifier = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    with pytest.raises(TypeError, match="expected a keras_gen model .GAN, PixelCNN, VAE. or an autoencoder"):
+    with pytest.raises(TypeError, match=r"expected a keras_gen model .AutoregressiveModel, GAN, VAE, XICFG. or an"):
         export_model(classifier, "c", base_dir=tmp_path, allow_untrained=True)
 
     # Versions: the next one by default; an existing one is refused unless overwrite=True.
