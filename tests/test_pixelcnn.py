@@ -19,6 +19,7 @@ from keras_gen.autoregressive import exact_nll, quantize
 from keras_gen.export import export_pixelcnn
 from keras_gen.layers import MaskedConv2D, causal_mask
 from keras_gen.pixelcnn import PixelCNN, build_pixelcnn, receptive_field
+from keras_gen.pixelrnn import build_pixelrnn
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -317,39 +318,47 @@ import sys, json
 import numpy as np
 import tensorflow as tf
 assert "keras_gen" not in sys.modules
-served = tf.saved_model.load(sys.argv[1])
-labels = tf.constant([0, 2, 1, 1], tf.int32)
-a = served.signatures["sample"](seed=tf.constant(3, tf.int64), label=labels)["image"].numpy()
-b = served.signatures["serving_default"](seed=tf.constant(3, tf.int64), label=labels)["image"].numpy()
-scored = served.signatures["nll"](image=tf.constant(a), label=labels)
-np.save(sys.argv[2], a)
-np.save(sys.argv[3], scored["nll"].numpy())
-try:
-    served.signatures["sample"](seed=tf.constant(3, tf.int64), label=tf.constant([5], tf.int32))
-    refused = False
-except tf.errors.InvalidArgumentError as err:
-    refused = "label must lie in [0, 2]" in str(err)
-print(json.dumps({"keras_gen_loaded": "keras_gen" in sys.modules, "same": bool(np.array_equal(a, b)),
-                  "refused_bad_label": refused}))
+out, reports = sys.argv[1], []
+for index, path in enumerate(sys.argv[2:]):
+    served = tf.saved_model.load(path)
+    labels = tf.constant([0, 2, 1, 1], tf.int32)
+    a = served.signatures["sample"](seed=tf.constant(3, tf.int64), label=labels)["image"].numpy()
+    b = served.signatures["serving_default"](seed=tf.constant(3, tf.int64), label=labels)["image"].numpy()
+    scored = served.signatures["nll"](image=tf.constant(a), label=labels)
+    np.save(f"{out}/a{index}.npy", a)
+    np.save(f"{out}/n{index}.npy", scored["nll"].numpy())
+    try:
+        served.signatures["sample"](seed=tf.constant(3, tf.int64), label=tf.constant([5], tf.int32))
+        refused = False
+    except tf.errors.InvalidArgumentError as err:
+        refused = "label must lie in [0, 2]" in str(err)
+    reports.append({"same": bool(np.array_equal(a, b)), "refused_bad_label": refused})
+print(json.dumps({"keras_gen_loaded": "keras_gen" in sys.modules, "reports": reports}))
 """
 
 
 def test_export_serves_the_same_images_without_keras_gen(tmp_path):
-    model = tiny(input_shape=(8, 8, 1), num_classes=3)
-    path = export_pixelcnn(model, "pixelcnn", base_dir=tmp_path / "saved_models", dataset="mnist")
-    assert path == tmp_path / "saved_models" / "pixelcnn" / "1"
-    run = subprocess.run([sys.executable, "-c", CONSUMER, str(path), str(tmp_path / "a.npy"), str(tmp_path / "n.npy")],
+    """PixelCNN, Row LSTM and Diagonal BiLSTM exports, served by one TensorFlow-only
+    process: the same images and likelihoods as the models'."""
+    models = [tiny(input_shape=(8, 8, 1), num_classes=3)] + [
+        build_pixelrnn((4, 5, 1), kind=kind, hidden=4, layers_count=1, first_kernel_size=3, num_classes=3)
+        for kind in ("row_lstm", "diagonal_bilstm")]
+    paths = [export_pixelcnn(model, name, base_dir=tmp_path / "saved_models", dataset="mnist")
+             for model, name in zip(models, ["pixelcnn", "row_lstm", "diagonal_bilstm"])]
+    assert paths[0] == tmp_path / "saved_models" / "pixelcnn" / "1"
+    run = subprocess.run([sys.executable, "-c", CONSUMER, str(tmp_path), *map(str, paths)],
                          capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
-    assert report == {"keras_gen_loaded": False, "same": True, "refused_bad_label": True}
-    served = np.load(tmp_path / "a.npy")
-    np.testing.assert_array_equal(served, model.generate([0, 2, 1, 1], seed=3))
-    np.testing.assert_allclose(np.load(tmp_path / "n.npy"), model.nll(served, [0, 2, 1, 1]), rtol=1e-5)
-    metadata = json.loads((path / "keras_gen.json").read_text())
-    assert metadata["kind"] == "PixelCNN" and metadata["levels"] == 2 and metadata["num_classes"] == 3
+    assert report == {"keras_gen_loaded": False, "reports": [{"same": True, "refused_bad_label": True}] * 3}
+    for index, (model, path) in enumerate(zip(models, paths)):
+        served = np.load(tmp_path / f"a{index}.npy")
+        np.testing.assert_array_equal(served, model.generate([0, 2, 1, 1], seed=3))
+        np.testing.assert_allclose(np.load(tmp_path / f"n{index}.npy"), model.nll(served, [0, 2, 1, 1]), rtol=1e-5)
+        metadata = json.loads((path / "keras_gen.json").read_text())
+        assert metadata["kind"] == type(model).__name__ and metadata["levels"] == 2 and metadata["num_classes"] == 3
     with pytest.raises(TypeError, match="model must be a keras_gen PixelCNN"):
-        export_pixelcnn(model.network, "x", base_dir=tmp_path)
+        export_pixelcnn(models[0].network, "x", base_dir=tmp_path)
 
 
 def test_unconditional_export_sample_signature(tmp_path):
