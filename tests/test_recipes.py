@@ -1,14 +1,20 @@
-"""Each recipe runs end to end in a fresh process, as a user would start it."""
-
-import os
-import subprocess
-import sys
-from pathlib import Path
+"""Each recipe runs end to end as ``keras-gen train <model> <flags>`` would run it, in
+this process (``tests/test_cli.py`` starts the console script itself in a fresh process),
+from a temporary folder, offline."""
 
 import keras
 import pytest
+from test_cli import run_cli  # the keras-gen command run in this process
 
-ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture
+def recipe(tmp_path, monkeypatch, capsys):
+    """``recipe(name, *flags)`` runs ``keras-gen train name flags`` from ``tmp_path`` with
+    ``KERAS_GEN_OFFLINE=1``: ``(exit code, stdout, stderr)``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KERAS_GEN_OFFLINE", "1")
+    yield lambda name, *flags: run_cli(["train", name, *flags], capsys)
+    keras.backend.clear_session()
 
 RECIPES = {
     "dense_autoencoder": ["reconstructions.png"],
@@ -19,17 +25,14 @@ RECIPES = {
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_recipe_runs_end_to_end(tmp_path, name):
+def test_recipe_runs_end_to_end(tmp_path, name, recipe):
     extra = ["--probe-epochs", "1", "--latent-dim", "8"] if name == "conv_autoencoder" else []
     extra += ["--noise", "mask"] if name == "denoising_autoencoder" else []
-    cmd = [sys.executable, str(ROOT / "recipes" / f"{name}.py"), "--epochs", "1", "--limit", "512",
-           "--out", str(tmp_path), "--seed", "1", *extra]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
-    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "full MNIST is not available" in run.stderr
-    assert "step - loss:" in run.stdout  # Keras' progress bar
-    line = next(printed for printed in run.stdout.splitlines() if printed.startswith("test reconstruction loss: "))
+    code, out, err = recipe(name, "--epochs", "1", "--limit", "512", "--out", tmp_path, "--seed", "1", *extra)
+    assert code == 0, err[-3000:]
+    assert "full MNIST is not available" in out
+    assert "step - loss:" in out  # Keras' progress bar
+    line = next(printed for printed in out.splitlines() if printed.startswith("test reconstruction loss: "))
     loss = float(line.split()[3])
     assert 0.0 < loss < 0.7 and "mean over 2000 mnist test images" in line
     for figure in RECIPES[name] + ["training_curves.png"]:
@@ -37,21 +40,17 @@ def test_recipe_runs_end_to_end(tmp_path, name):
     model = keras.models.load_model(tmp_path / "model.keras")
     assert model.output.shape[1:] == (28, 28, 1)
     served = "denoise (image -> image)" if name == "denoising_autoencoder" else "reconstruct (image -> image)"
-    assert f"exported for TF-Serving to saved_models/{name}/1/" in run.stdout and served in run.stdout
+    assert f"exported for TF-Serving to saved_models/{name}/1/" in out and served in out
     if name == "conv_autoencoder":
         assert model.get_layer("encoder").output.shape[1:] == (7, 7, 8)
-        assert "linear probe on frozen codes:" in run.stdout
+        assert "linear probe on frozen codes:" in out
 
 
-def test_recipe_rejects_bad_flags(tmp_path):
-    run = subprocess.run([sys.executable, str(ROOT / "recipes" / "dense_autoencoder.py"), "--epochs", "0"],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and "expected an integer >= 1, got 0" in run.stderr
-    run = subprocess.run([sys.executable, str(ROOT / "recipes" / "dense_autoencoder.py"), "--dataset", "mnsit",
-                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert run.returncode == 1 and "error: unknown dataset 'mnsit'. Did you mean 'mnist'" in run.stderr
-    assert "Traceback" not in run.stderr
+def test_recipe_rejects_bad_flags(tmp_path, recipe):
+    code, _, err = recipe("dense_autoencoder", "--epochs", "0")
+    assert code == 2 and "expected an integer >= 1, got 0" in err
+    code, _, err = recipe("dense_autoencoder", "--dataset", "mnsit", "--out", tmp_path)
+    assert code == 1 and "error: unknown dataset 'mnsit'. Did you mean 'mnist'" in err
 
 
 VAE_RECIPES = {
@@ -62,15 +61,13 @@ VAE_RECIPES = {
 
 
 @pytest.mark.parametrize("name", sorted(VAE_RECIPES))
-def test_vae_recipe_prints_likelihoods_and_exports(tmp_path, name):
-    cmd = [sys.executable, str(ROOT / "recipes" / f"{name}.py"), "--epochs", "1", "--limit", "512",
-           "--out", str(tmp_path / "out"), "--seed", "1", "--iw-samples", "5"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
-    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "step - kl_loss:" in run.stdout  # Keras' progress bar
-    elbo = next(printed for printed in run.stdout.splitlines() if printed.startswith("test negative ELBO: "))
-    nll = next(printed for printed in run.stdout.splitlines() if printed.startswith("test importance-weighted NLL: "))
+def test_vae_recipe_prints_likelihoods_and_exports(tmp_path, name, recipe):
+    code, out, err = recipe(name, "--epochs", "1", "--limit", "512", "--out", tmp_path / "out", "--seed", "1",
+                            "--iw-samples", "5")
+    assert code == 0, err[-3000:]
+    assert "step - kl_loss:" in out  # Keras' progress bar
+    elbo = next(printed for printed in out.splitlines() if printed.startswith("test negative ELBO: "))
+    nll = next(printed for printed in out.splitlines() if printed.startswith("test importance-weighted NLL: "))
     assert "mean over 2000 mnist test images (binarized: dynamic train / static test)" in elbo
     assert "K=5" in nll and "bits/dim" in nll
     elbo_nats, nll_nats = float(elbo.split()[3]), float(nll.split()[3])
@@ -80,8 +77,8 @@ def test_vae_recipe_prints_likelihoods_and_exports(tmp_path, name):
     model = keras.models.load_model(tmp_path / "out" / "model.keras")
     assert model.latent_dim == 2
     export = tmp_path / "saved_models" / name / "1"
-    assert (export / "saved_model.pb").exists() and "exported for TF-Serving to" in run.stdout
-    assert "sample (seed, " in run.stdout and "encode (image" in run.stdout
+    assert (export / "saved_model.pb").exists() and "exported for TF-Serving to" in out
+    assert "sample (seed, " in out and "encode (image" in out
 
 
 GAN_RECIPES = {  # small networks so a run takes seconds; the defaults are measured in the README
@@ -94,17 +91,15 @@ GAN_RECIPES = {  # small networks so a run takes seconds; the defaults are measu
 
 
 @pytest.mark.parametrize("name", sorted(GAN_RECIPES))
-def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name):
-    cmd = [sys.executable, str(ROOT / "recipes" / f"{name}.py"), "--epochs", "2", "--limit", "256",
-           "--out", str(tmp_path / "out"), "--seed", "1", "--latent-dim", "16", "--sample-every", "1",
-           "--tensorboard", str(tmp_path / "tb"), "--metric-samples", "300", *GAN_RECIPES[name]]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
-    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert ("d_gen:" if name == "xicfg" else "step - d_fake:") in run.stdout  # Keras' progress bar
-    line = next(printed for printed in run.stdout.splitlines() if printed.startswith("sample diversity: "))
+def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name, recipe):
+    code, out, err = recipe(name, "--epochs", "2", "--limit", "256", "--out", tmp_path / "out", "--seed", "1",
+                            "--latent-dim", "16", "--sample-every", "1", "--tensorboard", tmp_path / "tb",
+                            "--metric-samples", "300", *GAN_RECIPES[name])
+    assert code == 0, err[-3000:]
+    assert ("d_gen:" if name == "xicfg" else "step - d_fake:") in out  # Keras' progress bar
+    line = next(printed for printed in out.splitlines() if printed.startswith("sample diversity: "))
     assert 0.0 < float(line.split()[2]) < 2.0 and "2 epochs on 256 train images" in line
-    quality = run.stdout[run.stdout.index("sample quality: FID "):]
+    quality = out[out.index("sample quality: FID "):]
     assert (float(quality.split()[3].rstrip(",")) > 0.0
             and "300 samples (seed 1) against 300 mnist test images" in quality)
     assert ("conditional accuracy" in quality.splitlines()[0]) == (name == "conditional_gan")
@@ -117,7 +112,7 @@ def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name):
     gan = keras.models.load_model(tmp_path / "out" / "model.keras")
     assert gan.latent_dim == 16 and gan.sample(3).shape == (3, 28, 28, 1)
     export = tmp_path / "saved_models" / name / "1"
-    assert (export / "saved_model.pb").exists() and "exported for TF-Serving to" in run.stdout
+    assert (export / "saved_model.pb").exists() and "exported for TF-Serving to" in out
     if name == "wgan_gp":
         assert (gan.gan_loss, gan.d_steps) == ("wasserstein", 2)
     if name == "xicfg":
@@ -125,15 +120,33 @@ def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name):
         assert (tmp_path / "out" / "approximator_samples.png").stat().st_size > 5000
 
 
-def test_gan_recipe_rejects_bad_flags(tmp_path):
-    recipe = str(ROOT / "recipes" / "dcgan.py")
-    run = subprocess.run([sys.executable, recipe, "--loss", "wgan"], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and "invalid choice: 'wgan'" in run.stderr
-    run = subprocess.run([sys.executable, recipe, "--d-steps", "0"], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and "expected an integer >= 1, got 0" in run.stderr
-    run = subprocess.run([sys.executable, recipe, "--ema", "1.5", "--out", str(tmp_path)], capture_output=True,
-                         text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert run.returncode == 1 and "error: --ema must be a decay in (0, 1)" in run.stderr
-    run = subprocess.run([sys.executable, str(ROOT / "recipes" / "xicfg.py"), "--eta", "0", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert run.returncode == 1 and "error: eta must be a number > 0" in run.stderr
+def test_gan_recipe_rejects_bad_flags(tmp_path, recipe):
+    code, _, err = recipe("dcgan", "--loss", "wgan")
+    assert code == 2 and "invalid choice: 'wgan'" in err
+    code, _, err = recipe("dcgan", "--d-steps", "0")
+    assert code == 2 and "expected an integer >= 1, got 0" in err
+    code, _, err = recipe("dcgan", "--ema", "1.5", "--out", tmp_path)
+    assert code == 1 and "error: --ema must be a decay in (0, 1)" in err
+    code, _, err = recipe("xicfg", "--eta", "0", "--out", tmp_path)
+    assert code == 1 and "error: eta must be a number > 0" in err
+
+
+AUTOREGRESSIVE_RECIPES = {  # tiny networks; the defaults are measured in the README
+    "pixelcnn": (["--filters", "8", "--layers", "1", "--conditional", "--architecture", "gated"], "v1_f"),
+    "pixelrnn": (["--hidden", "4", "--layers", "1", "--kind", "diagonal_bilstm"], "diag0_r2l"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AUTOREGRESSIVE_RECIPES))
+def test_autoregressive_recipe_prints_the_exact_nll_and_exports(tmp_path, name, recipe):
+    flags, layer = AUTOREGRESSIVE_RECIPES[name]
+    code, out, err = recipe(name, "--epochs", "1", "--limit", "256", "--samples", "10", "--out", tmp_path / "out",
+                            "--seed", "1", *flags)
+    assert code == 0, err[-3000:]
+    line = next(printed for printed in out.splitlines() if printed.startswith("test NLL: "))
+    assert "mean over 2000 mnist test images" in line and "binarized: static" in line and "bits/dim" in line
+    assert 60 < float(line.split()[2]) < 600, line
+    assert (tmp_path / "out" / "samples.png").stat().st_size > 5000
+    model = keras.models.load_model(tmp_path / "out" / "model.keras")
+    assert model.num_classes == (10 if "--conditional" in flags else None) and model.network.get_layer(layer)
+    assert (tmp_path / "saved_models" / name / "1" / "saved_model.pb").exists()
