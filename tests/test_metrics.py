@@ -1,13 +1,10 @@
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_cli import run_cli  # the keras-gen command run in this process
 
 from keras_gen import build_conditional_gan, build_gan, classifiers, datasets, metrics
 from keras_gen.callbacks import SampleQuality
@@ -281,13 +278,13 @@ def test_sample_quality_callback_logs_and_keeps_the_best(tmp_path, mnist_bundled
         SampleQuality(real, checkpoint_path=tmp_path / "best.h5")
 
 
-def test_domain_classifier_recipe_writes_weights_and_protocol(tmp_path):
-    script = Path(__file__).resolve().parents[1] / "recipes" / "domain_classifier.py"
-    cmd = [sys.executable, str(script), "--epochs", "1", "--limit", "256", "--out", str(tmp_path)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    line = next(printed for printed in run.stdout.splitlines() if printed.startswith("test accuracy: "))
+def test_domain_classifier_recipe_writes_weights_and_protocol(tmp_path, monkeypatch, capsys):
+    """`keras-gen train domain_classifier`, in this process."""
+    monkeypatch.setenv("KERAS_GEN_OFFLINE", "1")
+    code, out, err = run_cli(["train", "domain_classifier", "--epochs", "1", "--limit", "256", "--out", tmp_path],
+                             capsys)
+    assert code == 0, err[-3000:]
+    line = next(printed for printed in out.splitlines() if printed.startswith("test accuracy: "))
     assert ("2000 images of mnist test: bundled MNIST test split, images 8000-9999, as full MNIST is not available; "
             "trained on 256 images of train: bundled MNIST test split, images 0-7999, as full MNIST is not available, "
             "1 epochs, batch 128, seed 0") in line
