@@ -3,8 +3,15 @@ Diagonal BiLSTM, on statically binarized bundled MNIST and Fashion-MNIST: the ex
 NLL at the same wall-clock training budget and at the same number of epochs, with the
 parameters, train images/s and the time to sample 64 images.
 
-    taskset -c 1 python benchmarks/autoregressive.py --threads 1     # about 60 minutes on one core
+    python benchmarks/autoregressive.py --threads 1 --whole-canvas   # about 60 minutes
     python benchmarks/autoregressive.py --quick --out /tmp/ar         # a smoke run of the same code
+
+The README's run, two datasets at once, one core each, then one table:
+
+    taskset -c 0 python benchmarks/autoregressive.py --threads 1 --whole-canvas --datasets mnist \
+        --out /tmp/ar_mnist &
+    taskset -c 1 python benchmarks/autoregressive.py --threads 1 --datasets fashion_mnist --out /tmp/ar_fashion
+    python benchmarks/autoregressive.py --combine /tmp/ar_mnist /tmp/ar_fashion
 
 Protocol, for each dataset and model, in one process, one after the other:
 - Data: the bundled MNIST's 8,000 train / 2,000 test images, or the first 8,000 train and
@@ -26,9 +33,11 @@ Protocol, for each dataset and model, in one process, one after the other:
   pixel, which must draw the same images.
 
 Writes --out/autoregressive.{md,json} and --out/autoregressive_samples.png (12 samples per
-model and dataset).
+model and dataset; the images also in autoregressive_samples.npz); ``--combine`` writes
+them for the rows of several such folders.
 """
 
+import json
 import os
 import sys
 import time
@@ -63,7 +72,7 @@ MODELS = {"pixelcnn": _pixelcnn("pixelcnn"), "gated_pixelcnn": _pixelcnn("gated"
           "diagonal_bilstm": _pixelrnn("diagonal_bilstm")}
 SETTINGS = {"pixelcnn": "32 filters, 8 residual blocks", "gated_pixelcnn": "two stacks, 32 filters, 8 layers",
             "row_lstm": "7 layers, hidden 16", "diagonal_bilstm": "7 layers, hidden 16"}
-ANCHORS = "published on full binarized MNIST (60,000 train images, not reproducible offline): PixelCNN 81.30, " \
+ANCHORS = "Published on full binarized MNIST (60,000 train images, not reproducible offline): PixelCNN 81.30, " \
           "Diagonal BiLSTM 79.20 nats (van den Oord et al. 2016a)"
 
 
@@ -97,7 +106,8 @@ class BudgetAndEpochs(keras.callbacks.Callback):
             self.after_first = self.training_seconds()
         if self.at_budget is None and self.training_seconds() >= self.budget:
             seconds = self.training_seconds()
-            self.images_per_s = (self.steps - 1) * self.batch_size / (seconds - self.after_first)
+            timed = seconds - self.after_first
+            self.images_per_s = (self.steps - 1) * self.batch_size / timed if self.steps > 1 else float("nan")
             self.at_budget = self.score()
             print(f"  at the budget: {self.at_budget}", flush=True)
             self.model.stop_training = self.at_epochs is not None
@@ -172,7 +182,7 @@ def markdown(rows, head, args):
              f"after {args.epochs} epoch(s), one seed ({args.seed}). {ANCHORS}.", "",
              f"| dataset | model | params | train images/s | NLL at {args.budget_seconds:g} s (bits/dim) | "
              f"epochs done by then | NLL after {args.epochs} epoch(s) (bits/dim) | seconds for them | "
-             f"seconds to sample {args.num_samples} |",
+             f"seconds to sample {rows[0]['sample_images']} |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         b, e = r["at_budget"], r["at_epochs"]
@@ -184,15 +194,40 @@ def markdown(rows, head, args):
                      f"{e['train_seconds']:,.0f} | {r['sample_seconds']} |")
     whole = [r for r in rows if "whole_canvas_seconds" in r]
     if whole:
-        lines += ["", f"Sampling {args.num_samples} images, {whole[0]['dataset']}: each family's sampler against a "
-                  "compiled loop running the whole network on the whole canvas at every pixel (second calls; the "
-                  "first traces):", "",
+        lines += ["", f"Sampling {whole[0]['sample_images']} images, {whole[0]['dataset']}: each family's sampler "
+                  "against a compiled loop running the whole network on the whole canvas at every pixel "
+                  "(second calls; the first traces):", "",
                   "| model | sampler (s) | whole canvas per pixel (s) | speed-up | same images |",
                   "| --- | --- | --- | --- | --- |"]
         for r in whole:
             lines.append(f"| {r['model']} | {r['sample_seconds']} | {r['whole_canvas_seconds']} | "
                          f"{r['whole_canvas_seconds'] / r['sample_seconds']:.1f}x | {r['whole_canvas_same_images']} |")
     return "\n".join(lines) + "\n"
+
+
+def write(rows, grids, head, args):
+    table = markdown(rows, head, args)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out / "autoregressive_samples.npz", **{k.replace("\n", "/"): v for k, v in grids.items()})
+    plot_image_rows(grids, title="Samples after training (seed 0, first 12 of 64)",
+                    path=args.out / "autoregressive_samples.png")
+    write_results(args.out, "autoregressive", table,
+                  {"header": head, "rows": rows, "budget_seconds": args.budget_seconds, "epochs": args.epochs})
+
+
+def combine(folders, args):
+    """The rows, headers and samples of several runs' --out folders, as one table."""
+    rows, grids, heads = [], {}, []
+    for folder in folders:
+        result = json.loads((folder / "autoregressive.json").read_text())
+        rows += result["rows"]
+        heads.append(result["header"])
+        args.budget_seconds, args.epochs = result["budget_seconds"], result["epochs"]
+        with np.load(folder / "autoregressive_samples.npz") as samples:
+            grids.update({k.replace("/", "\n"): samples[k] for k in samples.files})
+    head = " ".join(f"Run {i + 1}: {h}" for i, h in enumerate(heads)) + " (combined with --combine)."
+    write(rows, grids, head, args)
 
 
 def main(argv=None):
@@ -206,7 +241,11 @@ def main(argv=None):
     parser.add_argument("--num-samples", type=int, default=64)
     parser.add_argument("--whole-canvas", action="store_true", help="also time the whole-canvas sampling loop")
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow's intra- and inter-op threads")
+    parser.add_argument("--combine", nargs="+", type=Path, metavar="DIR",
+                        help="write one table from these runs' --out folders (no training)")
     args = parser.parse_args(argv)
+    if args.combine:
+        return combine(args.combine, args)
     if args.quick:
         args.budget_seconds, args.train_limit, args.test_limit, args.num_samples = 5.0, 256, 100, 4
     if args.threads:
@@ -220,14 +259,10 @@ def main(argv=None):
             rows.append(row)
             grids[f"{dataset}\n{name}"] = images
     load = [round(v, 1) for v in load_before + os.getloadavg()]
+    note = f"1-minute load average at start / end: {load[0]} / {load[3]}"
     head = dated_header("autoregressive.py", (argv if argv is not None else sys.argv[1:]), args.seed,
-                        note=f"1-minute load average at start / end: {load[0]} / {load[3]}")
-    table = markdown(rows, head, args)
-    print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
-    plot_image_rows(grids, title="Samples after training (seed 0, first 12 of 64)",
-                    path=args.out / "autoregressive_samples.png")
-    write_results(args.out, "autoregressive", table, {"header": head, "rows": rows})
+                        note=note + (". QUICK RUN (not a measurement)" if args.quick else ""))
+    write(rows, grids, head, args)
 
 
 if __name__ == "__main__":
