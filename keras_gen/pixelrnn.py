@@ -233,6 +233,11 @@ class PixelRNN(AutoregressiveModel):
         self.r2l_layers = [layer for layer in recurrent if getattr(layer, "direction", "") == "right_to_left"]
         self.first_reach = network.get_layer("conv_a").kernel_size[0] // 2  # rows the first convolution sees
 
+    @property
+    def state_dtype(self):
+        """The LSTM states' dtype: the network's compute dtype (float16 under mixed precision)."""
+        return self.network.get_layer("conv_a").compute_dtype
+
     def _conv(self, name, x, labels):
         y = self.network.get_layer(name)(x)
         return y if labels is None else self.network.get_layer(f"{name}_class")([y, labels])
@@ -296,8 +301,8 @@ class PixelRNN(AutoregressiveModel):
         """Row LSTM: each pixel runs the network on its own row from the states of the row
         above; a finished row's states are carried to the next."""
         height, width, channels = self.image_shape
-        states = [(tf.zeros(tf.stack([num, width, lstm.units])), tf.zeros(tf.stack([num, width, lstm.units])))
-                  for lstm in self.lstm_layers]
+        zeros = [tf.zeros(tf.stack([num, width, lstm.units]), self.state_dtype) for lstm in self.lstm_layers]
+        states = [(state, state) for state in zeros]
         per_row = width * channels
 
         def row_loop(row, canvas, states):
@@ -321,7 +326,8 @@ class PixelRNN(AutoregressiveModel):
         each layer's right-to-left direction runs along it once, for the row below."""
         height, width, channels = self.image_shape
         per_row = width * channels
-        zeros = lambda features: tf.zeros(tf.stack([num, width, features]))  # noqa: E731
+        dtype = self.state_dtype
+        zeros = lambda features: tf.zeros(tf.stack([num, width, features]), dtype)  # noqa: E731
         units = [lstm.units for lstm in self.lstm_layers]
         features = self.network.get_layer("conv_a").filters
 
@@ -333,7 +339,7 @@ class PixelRNN(AutoregressiveModel):
 
             def pixel(j, canvas, row_h, row_c, inputs):
                 column, channel = j // channels, j % channels
-                has_left = tf.cast(column > 0, tf.float32)
+                has_left = tf.cast(column > 0, dtype)
                 left = tf.maximum(column - 1, 0)
                 x = self._conv("conv_a", canvas[:, top:row + 1], labels)[:, -1, column]
                 row_h, row_c, inputs = list(row_h), list(row_c), list(inputs)
@@ -356,7 +362,8 @@ class PixelRNN(AutoregressiveModel):
             # The finished row, right to left, for the row below: its input and the image row.
             from_right = [
                 lstm.scan_row(self._conv(f"diag{index}_r2l_gates",
-                                         tf.concat([inputs[index], canvas[:, row]], -1)[:, None], labels)[:, 0],
+                                         tf.concat([inputs[index], tf.cast(canvas[:, row], dtype)], -1)[:, None],
+                                         labels)[:, 0],
                               from_right[index])
                 for index, lstm in enumerate(self.r2l_layers)
             ]

@@ -1,8 +1,10 @@
-"""PixelRNN (van den Oord et al. 2016a), the Row LSTM: p(x) = prod_i p(x_i | x_1..x_{i-1})
-with LSTM layers that run over the image row by row, an exact likelihood trained by
-maximum likelihood, sampled pixel by pixel with the LSTM states carried from row to row.
+"""PixelRNN (van den Oord et al. 2016a), the Row LSTM or the Diagonal BiLSTM:
+p(x) = prod_i p(x_i | x_1..x_{i-1}) with LSTM layers that run over the image (row by row,
+or diagonal by diagonal in two directions), an exact likelihood trained by maximum
+likelihood, sampled pixel by pixel with the LSTM states carried.
 
-    python recipes/pixelrnn.py                              # bundled MNIST, binarized, no network
+    python recipes/pixelrnn.py                              # Row LSTM, bundled MNIST, binarized, no network
+    python recipes/pixelrnn.py --kind diagonal_bilstm       # sees every previous pixel; slower to train
     python recipes/pixelrnn.py --conditional                # class-conditional: a row of samples per digit
     python recipes/pixelrnn.py --layers 7 --hidden 32 --epochs 10
 
@@ -36,7 +38,7 @@ PUBLISHED = ("published anchor: Row LSTM not reported on MNIST; Diagonal BiLSTM 
 def main(argv=None):
     parser = recipe_parser(__doc__, "pixelrnn", epochs=3, batch_size=64)
     parser.add_argument("--kind", choices=KINDS, default="row_lstm", help="the LSTM layer (default: row_lstm)")
-    parser.add_argument("--layers", type=_positive_int, default=4, help="Row LSTM layers (default: 4)")
+    parser.add_argument("--layers", type=_positive_int, default=4, help="LSTM layers (default: 4)")
     parser.add_argument("--hidden", type=_positive_int, default=16,
                         help="features of every layer and LSTM state (default: 16)")
     args = add_autoregressive_flags(parser).parse_args(argv)

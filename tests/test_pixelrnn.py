@@ -197,3 +197,18 @@ def test_bad_arguments_are_refused():
         build_pixelrnn(input_shape=(8, 8, 3), hidden=2)
     with pytest.raises(ValueError, match="direction must be one of"):
         DiagonalLSTM(4, direction="up")
+
+
+@pytest.mark.parametrize("kind", ["row_lstm", "diagonal_bilstm"])
+def test_mixed_precision_trains_with_float32_logits(kind):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = tiny(input_shape=(4, 5, 1), kind=kind)
+        x = (np.random.default_rng(0).random((8, 4, 5, 1)) > 0.5).astype(np.float32)
+        history = model.fit(x, batch_size=8, epochs=2, verbose=0)
+        assert model.network.get_layer("conv_a").compute_dtype == "float16"
+        assert model.logits(tf.constant(x)).dtype == tf.float32
+        assert np.isfinite(history.history["loss"]).all()
+        assert model.sample(2, seed=0).shape == (2, 4, 5, 1)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
