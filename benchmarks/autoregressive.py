@@ -6,16 +6,19 @@ parameters, train images/s and the time to sample 64 images.
     python benchmarks/autoregressive.py --threads 1 --whole-canvas   # about 90 minutes on one core
     python benchmarks/autoregressive.py --quick --out /tmp/ar         # a smoke run of the same code
 
-The README's run: three processes, two at a time, each pinned to one core with one
-TensorFlow thread, then one table:
+The README's numbers: four processes, each pinned to one core with one TensorFlow
+thread, the other core busy with another benchmark process at nearly all times (so
+images/s depend on the neighbour: about +-25% here), then one table:
 
-    taskset -c 1 python benchmarks/autoregressive.py --threads 1 --datasets fashion_mnist --out /tmp/ar_fashion &
-    taskset -c 0 python benchmarks/autoregressive.py --threads 1 --whole-canvas --datasets mnist \
-        --models diagonal_bilstm row_lstm --out /tmp/ar_mnist_rnn &
-    # when the Fashion-MNIST run is done:
+    taskset -c 1 python benchmarks/autoregressive.py --threads 1 --datasets fashion_mnist --out /tmp/ar_fashion
     taskset -c 1 python benchmarks/autoregressive.py --threads 1 --whole-canvas --datasets mnist \
         --models pixelcnn gated_pixelcnn --out /tmp/ar_mnist_cnn
-    python benchmarks/autoregressive.py --combine /tmp/ar_mnist_cnn /tmp/ar_mnist_rnn /tmp/ar_fashion
+    taskset -c 1 python benchmarks/autoregressive.py --threads 1 --whole-canvas --datasets mnist \
+        --models row_lstm --out /tmp/ar_mnist_row
+    taskset -c 0 python benchmarks/autoregressive.py --threads 1 --whole-canvas --datasets mnist \
+        --models diagonal_bilstm --out /tmp/ar_mnist_rnn
+    python benchmarks/autoregressive.py --combine /tmp/ar_mnist_cnn /tmp/ar_mnist_row /tmp/ar_mnist_rnn \
+        /tmp/ar_fashion
 
 Protocol, for each dataset and model, in one process, one after the other:
 - Data: the bundled MNIST's 8,000 train / 2,000 test images, or the first 8,000 train and
