@@ -181,6 +181,14 @@ class AutoregressiveModel(GenerativeModel):
         drawn = tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int32)[:, 0]
         return tf.cast(drawn, tf.float32) / (self.levels - 1)
 
+    def draw_into(self, canvas, logits, seed, step):
+        """``canvas`` (N, H, W, C) with raster step ``step`` (one channel of one pixel) drawn
+        by ``draw_level`` from its (N,) or (N, levels) logits."""
+        height, width, channels = self.image_shape
+        value = self.draw_level(tf.cast(logits, tf.float32), seed, step)
+        where = tf.reshape(tf.one_hot(step, height * width * channels, dtype=tf.float32), (1, height, width, channels))
+        return canvas + value[:, None, None, None] * where
+
     def sample_graph(self, seed, num=None, labels=None):
         """TensorFlow ops drawing ``num`` images (or one per label) pixel by pixel with the
         stateless seed ``seed``: each family's own sampler. Returns (N, H, W, C) float32

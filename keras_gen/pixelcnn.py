@@ -109,9 +109,7 @@ class PixelCNN(AutoregressiveModel):
             window = canvas[:, top:row + 1, left:tf.minimum(width, column + side + 1), :]
             logits = tf.cast(self.logits(window, labels, training=False)[:, row - top, column - left, channel],
                              tf.float32)
-            value = self.draw_level(logits, seed, i)
-            where = tf.reshape(tf.one_hot(i, steps, dtype=tf.float32), (1, height, width, channels))
-            return i + 1, canvas + value[:, None, None, None] * where
+            return i + 1, self.draw_into(canvas, logits, seed, i)
 
         canvas = tf.zeros(tf.stack([num, height, width, channels]), tf.float32)
         _, canvas = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), canvas))

@@ -284,13 +284,6 @@ class PixelRNN(AutoregressiveModel):
             return self._diagonal_sample_graph(seed, num, labels)
         return self._row_sample_graph(seed, num, labels)
 
-    def _draw_into(self, canvas, logits, seed, step):
-        """``canvas`` with raster step ``step`` drawn from its (N,) or (N, levels) logits."""
-        height, width, channels = self.image_shape
-        value = self.draw_level(tf.cast(logits, tf.float32), seed, step)
-        where = tf.reshape(tf.one_hot(step, height * width * channels, dtype=tf.float32), (1, height, width, channels))
-        return canvas + value[:, None, None, None] * where
-
     def _pixel_logits(self, logits, channel):
         """The logits of one channel from a pixel's (N, C [* levels]) logits."""
         if self.levels == 2:
@@ -311,7 +304,7 @@ class PixelRNN(AutoregressiveModel):
             def pixel(j, canvas):
                 logits, _ = self.row_logits(canvas[:, top:row + 1], labels, states)
                 logits = self._pixel_logits(logits[:, j // channels], j % channels)
-                return j + 1, self._draw_into(canvas, logits, seed, row * per_row + j)
+                return j + 1, self.draw_into(canvas, logits, seed, row * per_row + j)
 
             canvas = tf.while_loop(lambda j, _: j < per_row, pixel, (tf.constant(0), canvas))[1]
             _, states = self.row_logits(canvas[:, top:row + 1], labels, states)  # the finished row's states
@@ -353,7 +346,7 @@ class PixelRNN(AutoregressiveModel):
                     row_c[index] = tf.where(here, c[:, None], row_c[index])
                     x = x + self.network.get_layer(f"diag{index}_1x1")(at(h + from_right[index][:, column]))[:, 0, 0]
                 logits = self.network.get_layer("logits")(self.network.get_layer("head")(at(x)))[:, 0, 0]
-                canvas = self._draw_into(canvas, self._pixel_logits(logits, channel), seed, row * per_row + j)
+                canvas = self.draw_into(canvas, self._pixel_logits(logits, channel), seed, row * per_row + j)
                 return j + 1, canvas, row_h, row_c, inputs
 
             start = (tf.constant(0), canvas, [zeros(u) for u in units], [zeros(u) for u in units],
