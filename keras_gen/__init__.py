@@ -16,12 +16,14 @@ from keras_gen.version import __version__  # noqa: F401 (public: keras_gen.__ver
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "autoencoders": ["build_conv_autoencoder", "build_dense_autoencoder", "build_denoising_autoencoder",
+    "autoencoders": ["Autoencoder", "build_conv_autoencoder", "build_dense_autoencoder", "build_denoising_autoencoder",
                      "build_encoder_classifier", "build_latent2d_autoencoder"],
     "base": ["GenerativeModel"],
-    "callbacks": ["KLWarmUp", "ModeCollapseMonitor", "SampleGrid", "SampleQuality", "StopOnNonFinite"],
+    "callbacks": ["ChiefBackupAndRestore", "KLWarmUp", "ModeCollapseMonitor", "SampleGrid", "SampleQuality",
+                  "StopOnNonFinite"],
     "classifiers": ["build_domain_classifier", "domain_classifier"],
     "datasets": ["load"],
+    "distribute": ["FunctionalModel", "make_strategy"],
     "export": ["export_generator", "export_model", "export_onnx", "export_pixelcnn"],
     "gan": ["GAN", "ConditionalGAN", "build_conditional_gan", "build_dcgan", "build_gan", "build_wgan_gp"],
     "layers": ["ClassConditioning", "ImageCorruption", "MaskedConv2D", "Sampling", "corrupt"],
@@ -34,8 +36,8 @@ _EXPORTS = {
     "vae": ["VAE", "ConditionalVAE", "build_conditional_vae", "build_vae", "evaluate_likelihood"],
     "xicfg": ["XICFG", "build_xicfg"],
 }
-_MODULES = ["callbacks", "classifiers", "datasets", "export", "gan", "latent", "losses", "metrics", "pixelcnn",
-            "plotting", "serving", "xicfg"]
+_MODULES = ["callbacks", "classifiers", "datasets", "distribute", "export", "gan", "latent", "losses", "metrics",
+            "pixelcnn", "plotting", "serving", "xicfg"]
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted(_WHERE) + _MODULES
@@ -58,9 +60,9 @@ def __dir__():
 
 def register_keras_objects():
     """Imports the modules whose layers and models are registered Keras serializables
-    (``keras_gen.layers``, ``vae``, ``gan``, ``xicfg``, ``pixelcnn``, ``pixelrnn``), so that
+    (``keras_gen.distribute``, ``layers``, ``vae``, ``gan``, ``xicfg``, ``pixelcnn``, ``pixelrnn``), so that
     ``keras.models.load_model`` can rebuild them from a ``.keras`` file."""
-    for module in ("layers", "vae", "gan", "xicfg", "pixelcnn", "pixelrnn"):
+    for module in ("distribute", "layers", "vae", "gan", "xicfg", "pixelcnn", "pixelrnn"):
         importlib.import_module(f"keras_gen.{module}")
 
 

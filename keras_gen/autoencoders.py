@@ -17,6 +17,7 @@ import math
 import keras
 from keras import layers
 
+from keras_gen.distribute import FunctionalModel
 from keras_gen.layers import ImageCorruption
 from keras_gen.losses import reconstruction_loss
 from keras_gen.utils import check_input_shape, check_num_classes, check_positive_int
@@ -32,7 +33,7 @@ def _output(x, activation):
 def _assemble(encoder, decoder, input_shape, name, loss, optimizer, corruption=None):
     inputs = keras.Input(input_shape, name="image")
     x = inputs if corruption is None else corruption(inputs)
-    autoencoder = keras.Model(inputs, decoder(encoder(x)), name=name)
+    autoencoder = FunctionalModel(inputs, decoder(encoder(x)), name=name)
     autoencoder.compile(optimizer=optimizer, loss=reconstruction_loss(loss))
     return autoencoder, encoder, decoder
 
@@ -220,6 +221,6 @@ def build_encoder_classifier(encoder, num_classes, freeze_encoder=True, optimize
     image = keras.Input(encoder.input.shape[1:], name="image")
     x = layers.Flatten()(encoder(image))
     probabilities = layers.Dense(num_classes, activation="softmax", dtype="float32", name="class_probabilities")(x)
-    classifier = keras.Model(image, probabilities, name=name)
+    classifier = FunctionalModel(image, probabilities, name=name)
     classifier.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return classifier

@@ -143,7 +143,7 @@ class AutoregressiveModel(GenerativeModel):
     def _record(self, nll):
         self.loss_tracker.update_state(nll)  # per image: the mean is over images, whatever the batches
         self.bits_tracker.update_state(nll * self.bits_per_nat)
-        return {m.name: m.result() for m in self.metrics}
+        return self.metric_logs()
 
     def train_step(self, data):
         images, labels = self._inputs(data)

@@ -26,13 +26,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_gen.distribute import MultiWorkerFit, check_fit_batch, worker_logs
 from keras_gen.errors import InvalidInputError
 from keras_gen.utils import check_labels, check_positive_int, check_seed, first_batch
 
 RANGE_TOLERANCE = 1e-3  # share of the value range by which data may overshoot it (round-off)
 
 
-class GenerativeModel(keras.Model):
+class GenerativeModel(MultiWorkerFit, keras.Model):
     """Base class of keras_gen's trainable generative models (a ``keras.Model``).
 
     Subclasses set ``self.num_classes`` (None or an int >= 2) in ``__init__`` and define
@@ -130,8 +131,10 @@ class GenerativeModel(keras.Model):
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit`` after ``check_data`` on the first batch of the training
-        (and validation) data."""
-        self.check_data(x, y)
+        (and validation) data, and a global batch the strategy's replicas can share."""
+        images, _ = self.check_data(x, y)
+        if images is not None:
+            check_fit_batch(x, len(images), kwargs.get("batch_size"), self.distribute_strategy)
         if kwargs.get("validation_data") is not None:
             self.check_data(kwargs["validation_data"])
         return super().fit(x, y, *args, **kwargs)
@@ -193,6 +196,11 @@ class GenerativeModel(keras.Model):
         super().load_own_variables({key: store[key] for key in store.keys() if key != "noise_seed"})
 
     # ------------------------------------------------------------------------ training
+
+    def metric_logs(self):
+        """What a ``train_step``/``test_step`` returns: every metric's result, shaped for
+        Keras's reduction over workers (``distribute.worker_logs``)."""
+        return worker_logs({m.name: m.result() for m in self.metrics})
 
     def replica_scaled_loss(self, loss, optimizer=None):
         """``loss`` as one replica's share for ``tape.gradient``: divided by the replicas in

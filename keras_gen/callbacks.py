@@ -4,8 +4,9 @@ mode-collapse warning for generative models.
 
 Sampling callbacks take any ``keras_gen.base.GenerativeModel`` (VAEs, GANs, PixelCNN):
 they call its ``sample(num, seed)``, which returns images in [0, 1]. To resume an interrupted run with its optimizer
-state, add Keras's own ``keras.callbacks.BackupAndRestore(backup_dir)``: keras_gen models
-save both optimizers and the noise generator's state with their weights.
+state, add ``ChiefBackupAndRestore(backup_dir)`` (Keras's ``BackupAndRestore``, safe with
+several workers): keras_gen models save both optimizers and the noise generator's state
+with their weights.
 """
 
 import math
@@ -20,6 +21,7 @@ import tensorflow as tf
 from keras_gen import plotting
 from keras_gen.base import GenerativeModel
 from keras_gen.classifiers import EXTRACTORS, extractor_for
+from keras_gen.distribute import is_chief
 from keras_gen.metrics import (
     collect_images,
     fid_from_features,
@@ -29,6 +31,33 @@ from keras_gen.metrics import (
     precision_recall_from_features,
 )
 from keras_gen.utils import check_every, check_positive_int, due, is_int, unit_images
+
+
+class ChiefBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` for one process or several workers: every
+    worker restores from ``backup_dir`` when ``fit`` starts, and only the chief writes (and
+    at the end deletes) the backup, at the end of each epoch. Keras's own callback has
+    every worker write the same files at once. With several machines, ``backup_dir`` must
+    be a folder they all see (a shared file system or a bucket).
+
+    A job killed mid-epoch and started again with the same command resumes at the start
+    of that epoch from the weights, optimizer state and noise state of the last finished
+    one: the finished epochs are kept, the unfinished one runs again.
+    """
+
+    def __init__(self, backup_dir, double_checkpoint=True):
+        super().__init__(backup_dir, save_freq="epoch", double_checkpoint=double_checkpoint)
+
+    def _writes(self):
+        return is_chief(self.model.distribute_strategy)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._writes():
+            super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        if self._writes():
+            super().on_train_end(logs)
 
 
 class KLWarmUp(keras.callbacks.Callback):

@@ -24,6 +24,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_gen import datasets
+from keras_gen.distribute import FunctionalModel
 from keras_gen.utils import check_input_shape, check_num_classes, check_positive_int, unit_images
 from keras_gen.version import __version__
 
@@ -66,7 +67,7 @@ def build_domain_classifier(input_shape=(28, 28, 1), num_classes=10, seed=0):
     x = layers.Dense(128, activation="relu", kernel_initializer=init(), name=FEATURES_LAYER)(x)
     x = layers.Dropout(0.3, seed=int(rng.integers(2**31 - 1)))(x)
     logits = layers.Dense(num_classes, kernel_initializer=init(), dtype="float32", name=LOGITS_LAYER)(x)
-    return keras.Model(image, logits, name="domain_classifier")
+    return FunctionalModel(image, logits, name="domain_classifier")
 
 
 def train_domain_classifier(name="mnist", epochs=None, batch_size=None, learning_rate=None, seed=None, limit=None,

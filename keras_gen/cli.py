@@ -58,7 +58,12 @@ def train(args):
         raise UsageError(f"unknown model {args.model!r}; choose one of: {', '.join(recipe_names())}")
     recipe = importlib.import_module(f"keras_gen.recipes.{args.model}")
     sys.argv[0] = f"keras-gen train {args.model}"  # the recipe's --help and errors name this command
-    recipe.main(args.recipe_args)
+    try:
+        recipe.main(args.recipe_args)
+    finally:  # the recipe's --distribute and --mixed-precision are process-wide settings
+        from keras_gen.recipes._common import end_training_setup
+
+        end_training_setup()
 
 
 def _load_keras_model(path):

@@ -12,6 +12,8 @@ by type, never by message text. No imports: the CLI loads this without TensorFlo
   inf (training diverged), refused by export and sampling.
 - ``ExportError`` and its kinds: ``ExportExistsError``, ``NotAnExportError``,
   ``UntrainedModelError``.
+- ``DistributeError`` (also a ``ValueError``): a multi-device or multi-worker set-up
+  that cannot work (malformed ``TF_CONFIG``, port in use, a worker that never joins).
 """
 
 
@@ -65,3 +67,8 @@ class NotAnExportError(ExportError, ValueError):
 
 class UntrainedModelError(ExportError, ValueError):
     """A model whose optimizer never took a step, exported without ``allow_untrained``."""
+
+
+class DistributeError(KerasGenError, ValueError):
+    """A ``tf.distribute`` set-up that cannot work: a malformed ``TF_CONFIG``, a port in
+    use, a worker that never joins, a batch the replicas cannot share."""

@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_gen.base import GenerativeModel
+from keras_gen.distribute import replica_noise
 from keras_gen.latent import interpolate
 from keras_gen.losses import LOG_LOSSES, check_gan_loss, discriminator_loss, generator_loss, gradient_penalty
 from keras_gen.networks import check_dcgan_arguments, dcgan_networks, seeded_initializer
@@ -159,17 +160,18 @@ class GAN(GenerativeModel):
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(keras.ops.mean(as_score(real_logits)))
         self.d_fake_tracker.update_state(keras.ops.mean(as_score(fake_logits)))
-        return {m.name: m.result() for m in self.metrics}
+        return self.metric_logs()
 
     def _discriminator_step(self, real, labels, batch):
-        z = self._noise(keras.random.normal, batch, (self.latent_dim,))
+        z = replica_noise(keras.random.normal, (batch, self.latent_dim), self.seed_generator)
         fake = self._generate(z, labels, training=True)  # outside the tape: D's step leaves G alone
         with tf.GradientTape() as tape:
             real_logits = self._discriminate(real, labels, training=True)
             fake_logits = self._discriminate(fake, labels, training=True)
             loss = discriminator_loss(real_logits, fake_logits, self.gan_loss, self.label_smoothing)
             if self.gan_loss == "wasserstein" and self.gp_weight > 0:
-                epsilon = self._noise(keras.random.uniform, batch, (1,) * (len(real.shape) - 1))
+                per_image = (batch,) + (1,) * (len(real.shape) - 1)
+                epsilon = replica_noise(keras.random.uniform, per_image, self.seed_generator)
                 critic = lambda images: self._discriminate(images, labels, training=True)  # noqa: E731
                 loss += self.gp_weight * gradient_penalty(critic, real, fake, epsilon)
             scaled = self.replica_scaled_loss(loss, self.d_optimizer)
@@ -178,7 +180,7 @@ class GAN(GenerativeModel):
         return loss, real_logits, fake_logits
 
     def _generator_step(self, labels, batch):
-        z = self._noise(keras.random.normal, batch, (self.latent_dim,))
+        z = replica_noise(keras.random.normal, (batch, self.latent_dim), self.seed_generator)
         with tf.GradientTape() as tape:
             fake_logits = self._discriminate(self._generate(z, labels, training=True), labels, training=True)
             loss = generator_loss(fake_logits, self.gan_loss)
@@ -186,16 +188,6 @@ class GAN(GenerativeModel):
         weights = self.generator.trainable_weights
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return loss
-
-    def _noise(self, draw, batch, shape):
-        """``draw`` (keras.random.normal or uniform) noise for this replica's ``batch``
-        examples. Replicas share the seed, so each draws the whole global batch's noise
-        and keeps its own rows: replicas get different noise, and a distributed step
-        uses the same noise as the same step on one device."""
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-        noise = draw((batch * replicas, *shape), seed=self.seed_generator)
-        return noise[replica * batch : (replica + 1) * batch]
 
     def _update_ema(self):
         for ema_weight, weight in zip(self.ema_generator.weights, self.generator.weights):

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gen.distribute import replica_noise
 from keras_gen.losses import LOG_VAR_RANGE
 from keras_gen.utils import is_int
 
@@ -44,9 +45,9 @@ def corrupt(images, kind="gaussian", amount=0.5, seed=None):
     images = ops.convert_to_tensor(images)
     dtype = images.dtype
     if kind == "gaussian":
-        noise = keras.random.normal(ops.shape(images), stddev=amount, seed=seed, dtype=dtype)
+        noise = replica_noise(keras.random.normal, ops.shape(images), seed, stddev=amount, dtype=dtype)
         return ops.clip(images + noise, 0.0, 1.0)
-    u = keras.random.uniform(ops.shape(images), seed=seed, dtype=dtype)
+    u = replica_noise(keras.random.uniform, ops.shape(images), seed, dtype=dtype)
     if kind == "mask":
         return ops.where(u < amount, ops.zeros_like(images), images)
     salt_or_pepper = ops.cast(u < amount / 2, dtype)  # u < amount/2 -> pepper (0), else salt (1)
@@ -115,7 +116,7 @@ class Sampling(keras.layers.Layer):
     def call(self, inputs):
         z_mean, z_log_var = inputs
         z_log_var = ops.clip(z_log_var, *LOG_VAR_RANGE)
-        eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        eps = replica_noise(keras.random.normal, ops.shape(z_mean), self.seed_generator, dtype=z_mean.dtype)
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     def compute_output_shape(self, input_shape):

@@ -140,7 +140,7 @@ class VAE(GenerativeModel):
         self.loss_tracker.update_state(loss)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
+        return self.metric_logs()
 
     def train_step(self, data):
         with tf.GradientTape() as tape:

@@ -8,19 +8,23 @@ hides TensorFlow's C++ start-up lines; set ``TF_CPP_MIN_LOG_LEVEL=0`` to see the
 """
 
 import argparse
+import atexit
 import dataclasses
 import json
+import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from keras_gen import classifiers, datasets, metrics, plotting
+from keras_gen import classifiers, datasets, distribute, metrics, plotting
 from keras_gen.autoregressive import exact_nll
-from keras_gen.callbacks import KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
-from keras_gen.errors import NonFiniteModelError
+from keras_gen.callbacks import ChiefBackupAndRestore, KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
+from keras_gen.errors import DistributeError, NonFiniteModelError
 from keras_gen.export import export_model
 from keras_gen.latent import INTERPOLATIONS, interpolate
 from keras_gen.layout import METADATA_FILE
@@ -35,11 +39,13 @@ def _positive_int(text):
     return value
 
 
-def recipe_parser(doc, name, epochs, latent_dim=None, batch_size=128, dataset="mnist", export=True):
+def recipe_parser(doc, name, epochs, latent_dim=None, batch_size=128, dataset="mnist", export=True, training=True):
     """An ``argparse`` parser with the flags every recipe takes.
 
-    ``--dataset --data-dir --epochs --batch-size [--latent-dim] --out --seed --limit``,
-    and with ``export``: ``--export-name --export-dir --no-export`` for ``export_for_serving``.
+    ``--dataset --data-dir --epochs --batch-size [--latent-dim] --out --seed --limit``;
+    with ``training`` (recipes that call ``prepare`` and ``for_training``):
+    ``--distribute --mixed-precision --jit-compile``; with ``export``: ``--export-name
+    --export-dir --no-export`` for ``export_for_serving``.
     """
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -56,6 +62,8 @@ def recipe_parser(doc, name, epochs, latent_dim=None, batch_size=128, dataset="m
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and noise (default: 0)")
     parser.add_argument("--limit", type=_positive_int, default=None,
                         help="train on the first N training images only (quick runs)")
+    if training:
+        add_training_flags(parser)
     if export:
         parser.add_argument("--export-name", default=name,
                             help=f"export for TF-Serving to <export-dir>/<name>/<next version>/ (default: {name})")
@@ -63,6 +71,66 @@ def recipe_parser(doc, name, epochs, latent_dim=None, batch_size=128, dataset="m
                             help="TF-Serving model base folder (default: saved_models)")
         parser.add_argument("--no-export", action="store_true", help="do not export the model")
     return parser
+
+
+def add_training_flags(parser):
+    """Adds ``--distribute --mixed-precision --jit-compile`` (see ``setup_training``)."""
+    parser.add_argument("--distribute", choices=distribute.STRATEGIES, default="none",
+                        help="none (default); mirrored: every local GPU (the CPU when there is none); multi_worker: "
+                             "the workers of TF_CONFIG. --batch-size is the global batch, split over the replicas")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="compute in float16, keep weights in float32 (mixed_float16; for GPUs)")
+    parser.add_argument("--jit-compile", action="store_true", help="compile the training step with XLA")
+    return parser
+
+
+def setup_training(args):
+    """``--distribute`` and ``--mixed-precision``: makes the strategy (before TensorFlow runs
+    anything else, as ``multi_worker`` needs) and sets it as TensorFlow's default, so every
+    model the recipe builds lives in it; sets the precision policy; checks that the global
+    batch splits over the replicas. A worker that is not the chief writes its figures,
+    model and export to a temporary folder, deleted at exit (TensorFlow's multi-worker
+    guide: every worker runs the same program, one writes). ``end_training_setup`` undoes
+    the global settings."""
+    try:
+        strategy = distribute.make_strategy(args.distribute)
+        if args.distribute != "none":
+            tf.distribute.experimental_set_strategy(strategy)
+        distribute.check_global_batch(args.batch_size, strategy)
+    except DistributeError as err:
+        end_training_setup()
+        raise SystemExit(f"error: {err}") from None
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if args.distribute != "none":
+        task, index = distribute.worker_id(strategy)
+        replicas = strategy.num_replicas_in_sync
+        print(f"distribute: {type(strategy).__name__}, {replicas} replica(s) in sync; this process is {task} {index}; "
+              f"global batch {args.batch_size} = {replicas} x {args.batch_size // replicas}")
+        if not distribute.is_chief(strategy):
+            scratch = Path(tempfile.mkdtemp(prefix=f"keras_gen_{task}{index}_"))
+            atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+            for name in ("out", "export_dir", "tensorboard"):
+                if getattr(args, name, None) is not None:
+                    setattr(args, name, scratch / name)
+            print(f"distribute: not the chief: this worker writes to {scratch} (deleted at exit); the chief writes "
+                  f"the figures, model.keras and the export")
+    if args.jit_compile:
+        print("jit_compile: the training step is compiled with XLA")
+
+
+def end_training_setup():
+    """Back to TensorFlow's default strategy and the float32 policy (after a recipe run
+    in-process, as ``keras-gen train`` and the tests do)."""
+    tf.distribute.experimental_set_strategy(None)
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def for_training(model, args):
+    """``model`` set up for ``fit`` by the flags: XLA with ``--jit-compile``. Returns it."""
+    if args.jit_compile:
+        model.jit_compile = True
+    return model
 
 
 @dataclasses.dataclass
@@ -104,14 +172,16 @@ def prepare(args, labels=False, binarize=None, value_range=(0.0, 1.0)):
         value_range: range of the train split's images ((-1, 1) for tanh GANs); the
             test split and ``x_test`` stay in [0, 1].
     """
+    setup_training(args)
     keras.utils.set_random_seed(args.seed)
     # fit warns that its shuffle flag is ignored for a tf.data.Dataset; ours shuffles itself.
     warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
     common = dict(batch_size=args.batch_size, seed=args.seed, data_dir=args.data_dir, with_info=True)
     test_binarize = "static" if binarize == "dynamic" else binarize
-    try:
-        train, info = datasets.load(args.dataset, split="train", limit=args.limit, labels=labels,
-                                    binarize=binarize, value_range=value_range, **common)
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    try:  # several replicas: no last, smaller batch, which they could not share evenly
+        train, info = datasets.load(args.dataset, split="train", limit=args.limit, labels=labels, binarize=binarize,
+                                    value_range=value_range, drop_remainder=replicas > 1, **common)
         test, test_info = datasets.load(args.dataset, split="test", labels=True, shuffle=False,
                                         binarize=test_binarize, **common)
     except datasets.DatasetError as err:
@@ -161,6 +231,9 @@ def save_and_export(model, history, data, args):
     plotting.plot_history(history, title=f"{model.name} on {data.info.name}", val_label="test split",
                           path=data.out / "training_curves.png")
     print(f"wrote {data.out / 'model.keras'} and figures in {data.out}/")
+    if tf.distribute.has_strategy():  # a SavedModel cannot hold a strategy's variables: export the saved copy
+        tf.distribute.experimental_set_strategy(None)
+        model = keras.models.load_model(data.out / "model.keras")
     return export_for_serving(model, data, args)
 
 
@@ -311,7 +384,7 @@ def gan_callbacks(args, gan, data):
     if args.tensorboard is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(args.tensorboard)))
     if args.backup_dir is not None:
-        callbacks.append(keras.callbacks.BackupAndRestore(str(args.backup_dir)))
+        callbacks.append(ChiefBackupAndRestore(str(args.backup_dir)))
     return callbacks, stop
 
 
@@ -321,7 +394,7 @@ def fit_gan(gan, data, args):
     gan.generator.summary()
     gan.discriminator.summary()
     callbacks, stop = gan_callbacks(args, gan, data)
-    return gan.fit(data.train, epochs=args.epochs, callbacks=callbacks), stop
+    return for_training(gan, args).fit(data.train, epochs=args.epochs, callbacks=callbacks), stop
 
 
 def interpolation_rows(gan, seed, pairs=3, steps=10):

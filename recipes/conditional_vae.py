@@ -22,7 +22,15 @@ import keras
 import numpy as np
 
 from keras_gen import build_conditional_vae, plotting
-from keras_gen.recipes._common import add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings
+from keras_gen.recipes._common import (
+    add_vae_flags,
+    finish_vae,
+    for_training,
+    prepare,
+    recipe_parser,
+    vae_callbacks,
+    vae_settings,
+)
 
 
 def main(argv=None):
@@ -38,7 +46,8 @@ def main(argv=None):
                                  architecture=args.architecture, likelihood=args.likelihood, beta=args.beta,
                                  seed=args.seed)
     cvae.summary()
-    history = cvae.fit(data.train, epochs=args.epochs, validation_data=data.test, callbacks=vae_callbacks(args))
+    history = for_training(cvae, args).fit(data.train, epochs=args.epochs, validation_data=data.test,
+                                           callbacks=vae_callbacks(args))
 
     # One row per class; column j uses the same style code z_j for every class.
     styles = keras.ops.convert_to_numpy(keras.random.normal((10, args.latent_dim), seed=args.seed))

@@ -15,7 +15,7 @@ from keras_gen_cli import quiet_tensorflow  # isort: skip
 quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_conv_autoencoder, build_encoder_classifier, plotting
-from keras_gen.recipes._common import finish, prepare, recipe_parser
+from keras_gen.recipes._common import finish, for_training, prepare, recipe_parser
 
 
 def main(argv=None):
@@ -28,7 +28,7 @@ def main(argv=None):
     # --latent-dim sets the code's channels: a (7, 7, latent_dim) code for 28x28 images.
     autoencoder, encoder, decoder = build_conv_autoencoder(data.image_shape, filters=(32, args.latent_dim))
     autoencoder.summary()
-    history = autoencoder.fit(data.train, epochs=args.epochs, validation_data=data.test)
+    history = for_training(autoencoder, args).fit(data.train, epochs=args.epochs, validation_data=data.test)
 
     x = data.x_test[:10]
     plotting.plot_reconstructions(
@@ -44,7 +44,8 @@ def main(argv=None):
         # trained on the first half of the test split and scored on the second half.
         half = len(data.x_test) // 2
         probe = build_encoder_classifier(encoder, num_classes=len(data.test_info.class_names))
-        probe.fit(data.x_test[:half], data.y_test[:half], epochs=args.probe_epochs, batch_size=128, verbose=0)
+        for_training(probe, args).fit(data.x_test[:half], data.y_test[:half], epochs=args.probe_epochs, batch_size=128,
+                                      verbose=0)
         accuracy = probe.evaluate(data.x_test[half:], data.y_test[half:], verbose=0, return_dict=True)["accuracy"]
         print(f"linear probe on frozen codes: {accuracy:.1%} test accuracy (trained {args.probe_epochs} "
               f"epochs on test images 0-{half - 1}, scored on {half}-{len(data.x_test) - 1})")

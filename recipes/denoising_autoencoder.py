@@ -15,7 +15,7 @@ quiet_tensorflow()  # before TensorFlow loads: this script shows its own output,
 
 from keras_gen import build_denoising_autoencoder, corrupt, plotting
 from keras_gen.layers import CORRUPTIONS
-from keras_gen.recipes._common import finish, prepare, recipe_parser, report_test_loss
+from keras_gen.recipes._common import finish, for_training, prepare, recipe_parser, report_test_loss
 
 
 def main(argv=None):
@@ -31,7 +31,7 @@ def main(argv=None):
         filters=(32, args.latent_dim),  # --latent-dim: channels of the (7, 7, latent_dim) code
     )
     autoencoder.summary()
-    history = autoencoder.fit(data.train, epochs=args.epochs, validation_data=data.test)
+    history = for_training(autoencoder, args).fit(data.train, epochs=args.epochs, validation_data=data.test)
 
     # At inference the corruption layer is inactive: we corrupt test images ourselves
     # (same noise, fixed seed) and ask the model for the clean image.

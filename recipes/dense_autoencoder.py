@@ -12,7 +12,7 @@ from keras_gen_cli import quiet_tensorflow  # isort: skip
 quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_dense_autoencoder, plotting
-from keras_gen.recipes._common import finish, prepare, recipe_parser
+from keras_gen.recipes._common import finish, for_training, prepare, recipe_parser
 
 
 def main(argv=None):
@@ -21,7 +21,7 @@ def main(argv=None):
 
     autoencoder, encoder, decoder = build_dense_autoencoder(data.image_shape, latent_dim=args.latent_dim)
     autoencoder.summary()
-    history = autoencoder.fit(data.train, epochs=args.epochs, validation_data=data.test)
+    history = for_training(autoencoder, args).fit(data.train, epochs=args.epochs, validation_data=data.test)
 
     x = data.x_test[:10]
     plotting.plot_reconstructions(

@@ -31,7 +31,7 @@ from keras_gen.recipes._common import recipe_parser
 
 def main(argv=None):
     parser = recipe_parser(__doc__, "domain_classifier", epochs=CLASSIFIER_RECIPE["epochs"],
-                           batch_size=CLASSIFIER_RECIPE["batch_size"], export=False)
+                           batch_size=CLASSIFIER_RECIPE["batch_size"], export=False, training=False)
     parser.add_argument("--install", action="store_true",
                         help=f"write the weights and JSON into {SHIPPED_CLASSIFIER_DIR} (the shipped files)")
     args = parser.parse_args(argv)

@@ -18,7 +18,7 @@ quiet_tensorflow()  # before TensorFlow loads: this script shows its own output,
 import numpy as np
 
 from keras_gen import build_latent2d_autoencoder, plotting
-from keras_gen.recipes._common import finish, prepare, recipe_parser
+from keras_gen.recipes._common import finish, for_training, prepare, recipe_parser
 
 
 def main(argv=None):
@@ -27,7 +27,7 @@ def main(argv=None):
 
     autoencoder, encoder, decoder = build_latent2d_autoencoder(data.image_shape)
     autoencoder.summary()
-    history = autoencoder.fit(data.train, epochs=args.epochs, validation_data=data.test)
+    history = for_training(autoencoder, args).fit(data.train, epochs=args.epochs, validation_data=data.test)
 
     codes = encoder.predict(data.x_test, verbose=0)
     plotting.plot_latent_scatter(

@@ -26,6 +26,7 @@ from keras_gen.recipes._common import (
     _positive_int,
     add_autoregressive_flags,
     finish_autoregressive,
+    for_training,
     prepare,
     recipe_parser,
 )
@@ -53,7 +54,7 @@ def main(argv=None):
                            gated=args.gated, residual=not args.no_residual, architecture=args.architecture,
                            num_classes=len(data.info.class_names) if args.conditional else None)
     model.summary()
-    history = model.fit(data.train, epochs=args.epochs, validation_data=data.test)
+    history = for_training(model, args).fit(data.train, epochs=args.epochs, validation_data=data.test)
 
     settings = (f"filters {args.filters}, {args.layers} {'gated ' if args.gated else ''}"
                 f"{'plain' if args.no_residual else 'residual'} blocks, architecture {args.architecture}")

@@ -27,6 +27,7 @@ from keras_gen.recipes._common import (
     _positive_int,
     add_autoregressive_flags,
     finish_autoregressive,
+    for_training,
     prepare,
     recipe_parser,
 )
@@ -48,7 +49,7 @@ def main(argv=None):
     model = build_pixelrnn(data.image_shape, kind=args.kind, layers_count=args.layers, hidden=args.hidden,
                            levels=args.levels, num_classes=len(data.info.class_names) if args.conditional else None)
     model.summary()
-    history = model.fit(data.train, epochs=args.epochs, validation_data=data.test)
+    history = for_training(model, args).fit(data.train, epochs=args.epochs, validation_data=data.test)
     settings = f"{args.kind}, {args.layers} layers, hidden {args.hidden}"
     return finish_autoregressive(model, history, data, args, binarize, settings,
                                  PUBLISHED if args.levels == 2 and data.info.name == "mnist" else None)

@@ -25,7 +25,15 @@ import numpy as np
 
 from keras_gen import build_latent2d_autoencoder, build_vae, plotting
 from keras_gen.latent import interpolate
-from keras_gen.recipes._common import add_vae_flags, finish_vae, prepare, recipe_parser, vae_callbacks, vae_settings
+from keras_gen.recipes._common import (
+    add_vae_flags,
+    finish_vae,
+    for_training,
+    prepare,
+    recipe_parser,
+    vae_callbacks,
+    vae_settings,
+)
 from keras_gen.vae import prior_quantiles
 
 
@@ -51,7 +59,8 @@ def main(argv=None):
     vae = build_vae(data.image_shape, latent_dim=args.latent_dim, architecture=args.architecture,
                     likelihood=args.likelihood, beta=args.beta, seed=args.seed)
     vae.summary()
-    history = vae.fit(data.train, epochs=args.epochs, validation_data=data.test, callbacks=vae_callbacks(args))
+    history = for_training(vae, args).fit(data.train, epochs=args.epochs, validation_data=data.test,
+                                          callbacks=vae_callbacks(args))
 
     x, y, names = data.x_test, data.y_test, data.test_info.class_names
     z_mean = vae.encoder.predict(x, verbose=0)[0]
@@ -76,7 +85,7 @@ def main(argv=None):
         train_pairs = data.train.map(lambda images, labels: (images, images))
         autoencoder, encoder, _ = build_latent2d_autoencoder(data.image_shape)
         print(f"training a 2-D autoencoder for {args.epochs} epochs for the AE vs VAE figure ...")
-        autoencoder.fit(train_pairs, epochs=args.epochs, verbose=0)
+        for_training(autoencoder, args).fit(train_pairs, epochs=args.epochs, verbose=0)
         plotting.plot_latent_comparison(
             [(encoder.predict(x, verbose=0), "autoencoder: 2-D codes"), (z_mean, "VAE: z_mean")], y, names,
             title=f"Latent spaces of {len(x)} {data.test_info.name} test images", path=data.out / "ae_vs_vae.png",

@@ -27,7 +27,7 @@ from keras_gen_cli import quiet_tensorflow  # isort: skip
 quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_xicfg, plotting
-from keras_gen.recipes._common import add_gan_flags, finish_gan, gan_callbacks, prepare, recipe_parser
+from keras_gen.recipes._common import add_gan_flags, finish_gan, for_training, gan_callbacks, prepare, recipe_parser
 from keras_gen.xicfg import APPROXIMATORS, ETA, STAGES
 
 
@@ -56,7 +56,7 @@ def main(argv=None):
     model.approximator.summary()
     model.discriminator.summary()
     callbacks, stop = gan_callbacks(args, model, data)
-    history = model.fit(data.train, epochs=args.epochs, callbacks=callbacks)
+    history = for_training(model, args).fit(data.train, epochs=args.epochs, callbacks=callbacks)
     plotting.plot_image_grid(model.to_unit(model.approximator_images(model.latent_vectors(64, seed=args.seed))),
                              path=data.out / "approximator_samples.png",
                              title=f"G~ alone after {int(model.episode.numpy())} episodes (seed {args.seed})")

@@ -2,6 +2,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras
 import numpy as np
 import pytest
 
@@ -26,3 +27,15 @@ def fashion_small(fashion_test):
     """2,000 real Fashion-MNIST test images in [0, 1] with labels: a quick training set."""
     x, y = fashion_test
     return x[:2000].astype(np.float32) / 255.0, y[:2000]
+
+
+@pytest.fixture
+def recipe(tmp_path, monkeypatch, capsys):
+    """``recipe(name, *flags)`` runs ``keras-gen train name flags`` in this process, from
+    ``tmp_path``, with ``KERAS_GEN_OFFLINE=1``: ``(exit code, stdout, stderr)``."""
+    from test_cli import run_cli  # the keras-gen command run in this process
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KERAS_GEN_OFFLINE", "1")
+    yield lambda name, *flags: run_cli(["train", name, *flags], capsys)
+    keras.backend.clear_session()

@@ -4,17 +4,6 @@ from a temporary folder, offline."""
 
 import keras
 import pytest
-from test_cli import run_cli  # the keras-gen command run in this process
-
-
-@pytest.fixture
-def recipe(tmp_path, monkeypatch, capsys):
-    """``recipe(name, *flags)`` runs ``keras-gen train name flags`` from ``tmp_path`` with
-    ``KERAS_GEN_OFFLINE=1``: ``(exit code, stdout, stderr)``."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KERAS_GEN_OFFLINE", "1")
-    yield lambda name, *flags: run_cli(["train", name, *flags], capsys)
-    keras.backend.clear_session()
 
 RECIPES = {
     "dense_autoencoder": ["reconstructions.png"],

@@ -1,0 +1,107 @@
+"""One worker of the multi-worker tests (tests/test_distribute.py), or the same training
+on one process: ``python tests/multi_worker_job.py OUT [--kill-at-epoch E] [--backup DIR]``
+with ``TF_CONFIG`` set for a worker. Trains a tiny VAE and a tiny DCGAN (or, with
+``--backup``, only the DCGAN under ``ChiefBackupAndRestore``) on real images and writes
+their weights and histories to ``OUT/<task index>.npz``/``.json``."""
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from keras_gen import distribute
+
+EPOCHS = 2
+RESUME_EPOCHS = 4
+GLOBAL_BATCH = 16
+
+
+def data(value_range, shuffle=True):
+    from keras_gen import datasets
+
+    return datasets.load("mnist", split="test", limit=64, batch_size=GLOBAL_BATCH, labels=True, shuffle=shuffle,
+                         value_range=value_range, seed=0)
+
+
+def build(family):
+    import keras
+
+    from keras_gen import build_dcgan, build_vae
+
+    keras.utils.set_random_seed(0)
+    if family == "vae":
+        return build_vae(latent_dim=2, hidden_units=(32,), seed=0)
+    return build_dcgan(latent_dim=8, filters=8, seed=0)
+
+
+def train(strategy):
+    """Both families, ``EPOCHS`` epochs on 64 shuffled images in global batches of 16.
+    Returns ``{family: (weights, history)}``."""
+    out = {}
+    for family, value_range in [("vae", (0.0, 1.0)), ("dcgan", (-1.0, 1.0))]:
+        with strategy.scope():
+            model = build(family)
+        history = model.fit(data(value_range), epochs=EPOCHS, verbose=0).history
+        out[family] = ([w.numpy() for w in model.weights], history)
+    return out
+
+
+class KillAt:
+    """A callback that kills this process (SIGKILL, no clean-up) at the second batch of an epoch."""
+
+    def __new__(cls, epoch):
+        import keras
+
+        class Kill(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if self.epoch == epoch and batch == 1:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+            def on_epoch_begin(self, current, logs=None):
+                self.epoch = current
+
+        return Kill()
+
+
+def train_with_backup(strategy, backup_dir, kill_at=None):
+    """The DCGAN for ``RESUME_EPOCHS`` epochs on unshuffled images, backed up every epoch."""
+    from keras_gen.callbacks import ChiefBackupAndRestore
+
+    with strategy.scope():
+        model = build("dcgan")
+    callbacks = [ChiefBackupAndRestore(backup_dir)] + ([KillAt(kill_at)] if kill_at is not None else [])
+    history = model.fit(data((-1.0, 1.0), shuffle=False), epochs=RESUME_EPOCHS, callbacks=callbacks, verbose=0).history
+    return {"dcgan": ([w.numpy() for w in model.weights], history)}
+
+
+def save(results, path):
+    arrays = {f"{family}_{i}": w for family, (weights, _) in results.items() for i, w in enumerate(weights)}
+    np.savez(path.with_suffix(".npz"), **arrays)
+    path.with_suffix(".json").write_text(json.dumps({f: h for f, (_, h) in results.items()}))
+
+
+def main():
+    out = Path(sys.argv[1])
+    options = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+    strategy = distribute.make_strategy("multi_worker", timeout=60)
+    index = distribute.worker_id(strategy)[1]
+    if "--backup" in options:
+        kill_at = int(options["--kill-at-epoch"]) if "--kill-at-epoch" in options else None
+        results = train_with_backup(strategy, options["--backup"], kill_at if index == 1 else None)
+    else:
+        results = train(strategy)
+        with strategy.scope():  # a global batch of 15 cannot be split over 2 workers
+            model = build("vae")
+        try:
+            model.fit(np.zeros((30, 28, 28, 1), np.float32), batch_size=15, epochs=1, verbose=0)
+        except distribute.DistributeError as err:
+            print(f"REFUSED {err}", flush=True)
+    save(results, out / str(index))
+    print("DONE", flush=True)
+
+
+if __name__ == "__main__":
+    main()
