@@ -9,6 +9,7 @@ several workers): keras_gen models save both optimizers and the noise generator'
 with their weights.
 """
 
+import json
 import math
 import sys
 import warnings
@@ -43,13 +44,36 @@ class ChiefBackupAndRestore(keras.callbacks.BackupAndRestore):
     A job killed mid-epoch and started again with the same command resumes at the start
     of that epoch from the weights, optimizer state and noise state of the last finished
     one: the finished epochs are kept, the unfinished one runs again.
+
+    Args:
+        backup_dir: the backup folder (used by this run only).
+        data: the training ``tf.data.Dataset`` when it reshuffles every epoch (as
+            ``keras_gen.datasets.load`` does for the train split, and its dynamic
+            binarization): a dataset draws a new order each time an iterator is opened
+            on it, so a restarted process would begin again with the first epoch's
+            order. On resume at epoch k the callback opens the iterators the k finished
+            epochs opened, so the resumed epochs see the batches of an uninterrupted run.
+            This holds for ``fit`` without ``steps_per_epoch``: Keras 3's epoch iterator
+            then opens one iterator at the start of each epoch and, when the dataset's
+            length is known, one more at its end (tested in tests/test_distribute.py).
+        double_checkpoint: keep the previous backup too, used when the last one cannot
+            be read (a process killed while writing it).
     """
 
-    def __init__(self, backup_dir, double_checkpoint=True):
+    def __init__(self, backup_dir, data=None, double_checkpoint=True):
         super().__init__(backup_dir, save_freq="epoch", double_checkpoint=double_checkpoint)
+        self.data = data
 
     def _writes(self):
         return is_chief(self.model.distribute_strategy)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        metadata = Path(self.backup_dir) / "training_metadata.json"
+        if self.data is not None and metadata.is_file():
+            per_epoch = 2 if int(self.data.cardinality()) > 0 else 1
+            for _ in range(per_epoch * json.loads(metadata.read_text())["epoch"]):
+                iter(self.data)  # each new iterator takes the next order (nothing is read)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._writes():

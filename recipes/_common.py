@@ -384,7 +384,7 @@ def gan_callbacks(args, gan, data):
     if args.tensorboard is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(args.tensorboard)))
     if args.backup_dir is not None:
-        callbacks.append(ChiefBackupAndRestore(str(args.backup_dir)))
+        callbacks.append(ChiefBackupAndRestore(str(args.backup_dir), data=data.train))
     return callbacks, stop
 
 

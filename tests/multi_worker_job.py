@@ -1,5 +1,6 @@
 """One worker of the multi-worker tests (tests/test_distribute.py), or the same training
-on one process: ``python tests/multi_worker_job.py OUT [--kill-at-epoch E] [--backup DIR]``
+on one process: ``python tests/multi_worker_job.py OUT [--backup DIR [--kill-at-epoch E]
+[--reference DIR]]``
 with ``TF_CONFIG`` set for a worker. Trains a tiny VAE and a tiny DCGAN (or, with
 ``--backup``, only the DCGAN under ``ChiefBackupAndRestore``) on real images and writes
 their weights and histories to ``OUT/<task index>.npz``/``.json``."""
@@ -19,10 +20,10 @@ RESUME_EPOCHS = 4
 GLOBAL_BATCH = 16
 
 
-def data(value_range, shuffle=True):
+def data(value_range):
     from keras_gen import datasets
 
-    return datasets.load("mnist", split="test", limit=64, batch_size=GLOBAL_BATCH, labels=True, shuffle=shuffle,
+    return datasets.load("mnist", split="test", limit=64, batch_size=GLOBAL_BATCH, labels=True, shuffle=True,
                          value_range=value_range, seed=0)
 
 
@@ -67,13 +68,14 @@ class KillAt:
 
 
 def train_with_backup(strategy, backup_dir, kill_at=None):
-    """The DCGAN for ``RESUME_EPOCHS`` epochs on unshuffled images, backed up every epoch."""
+    """The DCGAN for ``RESUME_EPOCHS`` epochs on shuffled images, backed up every epoch."""
     from keras_gen.callbacks import ChiefBackupAndRestore
 
     with strategy.scope():
         model = build("dcgan")
-    callbacks = [ChiefBackupAndRestore(backup_dir)] + ([KillAt(kill_at)] if kill_at is not None else [])
-    history = model.fit(data((-1.0, 1.0), shuffle=False), epochs=RESUME_EPOCHS, callbacks=callbacks, verbose=0).history
+    train = data((-1.0, 1.0))
+    callbacks = [ChiefBackupAndRestore(backup_dir, data=train)] + ([KillAt(kill_at)] if kill_at is not None else [])
+    history = model.fit(train, epochs=RESUME_EPOCHS, callbacks=callbacks, verbose=0).history
     return {"dcgan": ([w.numpy() for w in model.weights], history)}
 
 
@@ -91,6 +93,8 @@ def main():
     if "--backup" in options:
         kill_at = int(options["--kill-at-epoch"]) if "--kill-at-epoch" in options else None
         results = train_with_backup(strategy, options["--backup"], kill_at if index == 1 else None)
+        if "--reference" in options:  # the same training uninterrupted, by the same two workers
+            save(train_with_backup(strategy, options["--reference"]), out / f"{index}_reference")
     else:
         results = train(strategy)
         with strategy.scope():  # a global batch of 15 cannot be split over 2 workers
