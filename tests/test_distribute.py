@@ -208,3 +208,22 @@ def test_recipe_flags_refuse_a_missing_tf_config(recipe, monkeypatch):
     code, _, err = recipe("dense_autoencoder", "--distribute", "multi_worker", "--epochs", "1", "--limit", "64")
     assert code == 1 and "TF_CONFIG environment variable, which is not set" in err
     assert not tf.distribute.has_strategy()
+
+
+def test_recipe_trains_under_mirrored_mixed_precision_and_xla(recipe, tmp_path):
+    """``--distribute mirrored --mixed-precision --jit-compile``: float16 compute, XLA, every
+    local device (the CPU here); the loss still falls, the export is written, and the
+    process-wide settings are undone afterwards."""
+    import keras
+
+    code, out, err = recipe("dense_autoencoder", "--distribute", "mirrored", "--mixed-precision", "--jit-compile",
+                            "--epochs", "2", "--limit", "512", "--out", tmp_path / "out")
+    assert code == 0, err[-3000:]
+    assert "distribute: MirroredStrategy, 1 replica(s) in sync" in out and "compiled with XLA" in out
+    line = next(printed for printed in out.splitlines() if printed.startswith("test reconstruction loss: "))
+    assert 0.0 < float(line.split()[3]) < 0.7
+    model = keras.models.load_model(tmp_path / "out" / "model.keras")
+    dense = [layer for layer in model.get_layer("encoder").layers if isinstance(layer, keras.layers.Dense)]
+    assert dense and all(layer.dtype_policy.name == "mixed_float16" for layer in dense)
+    assert "exported for TF-Serving to saved_models/dense_autoencoder/1/" in out
+    assert keras.mixed_precision.global_policy().name == "float32" and not tf.distribute.has_strategy()
