@@ -86,9 +86,10 @@ class FunctionalModel(MultiWorkerFit, keras.Model):
     share. keras_gen's autoencoders and classifiers are built as this."""
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        if self.distribute_strategy.num_replicas_in_sync > 1:
-            batch = len(tf.nest.flatten(next(iter(x)))[0]) if isinstance(x, tf.data.Dataset) else None
-            check_fit_batch(x, batch, kwargs.get("batch_size"), self.distribute_strategy)
+        # Read the first batch with any strategy (it moves a reshuffling dataset on by one
+        # order), so that one device and several replicas see the same batches.
+        batch = len(tf.nest.flatten(next(iter(x)))[0]) if isinstance(x, tf.data.Dataset) else None
+        check_fit_batch(x, batch, kwargs.get("batch_size"), self.distribute_strategy)
         return super().fit(x, y, *args, **kwargs)
 
     def train_step(self, data):

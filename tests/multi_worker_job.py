@@ -1,9 +1,8 @@
 """One worker of the multi-worker tests (tests/test_distribute.py), or the same training
 on one process: ``python tests/multi_worker_job.py OUT [--backup DIR [--kill-at-epoch E]
-[--reference DIR]]``
-with ``TF_CONFIG`` set for a worker. Trains a tiny VAE and a tiny DCGAN (or, with
-``--backup``, only the DCGAN under ``ChiefBackupAndRestore``) on real images and writes
-their weights and histories to ``OUT/<task index>.npz``/``.json``."""
+[--reference DIR]]`` with ``TF_CONFIG`` set for a worker. Trains every trainable family,
+tiny, on real images (with ``--backup``: only the DCGAN, under ``ChiefBackupAndRestore``)
+and writes weights and histories to ``OUT/<task index>.npz``/``.json``."""
 
 import json
 import os
@@ -20,32 +19,57 @@ RESUME_EPOCHS = 4
 GLOBAL_BATCH = 16
 
 
-def data(value_range):
+# family -> (epochs, data range, binarize): the VAE and the DCGAN for EPOCHS epochs, the
+# other families for one (a check that their steps run and agree, kept short)
+FAMILIES = {"vae": (EPOCHS, (0.0, 1.0), None), "dcgan": (EPOCHS, (-1.0, 1.0), None),
+            "conditional_vae": (1, (0.0, 1.0), None), "conditional_gan": (1, (-1.0, 1.0), None),
+            "wgan_gp": (1, (-1.0, 1.0), None), "pixelcnn": (1, (0.0, 1.0), "static"),
+            "dense_autoencoder": (1, (0.0, 1.0), None)}
+
+
+def data(value_range, binarize=None, pairs=False):
     from keras_gen import datasets
 
-    return datasets.load("mnist", split="test", limit=64, batch_size=GLOBAL_BATCH, labels=True, shuffle=True,
-                         value_range=value_range, seed=0)
+    train = datasets.load("mnist", split="test", limit=64, batch_size=GLOBAL_BATCH, labels=True, shuffle=True,
+                          value_range=value_range, binarize=binarize, seed=0)
+    return datasets.as_autoencoder_pairs(train) if pairs else train
 
 
 def build(family):
     import keras
 
-    from keras_gen import build_dcgan, build_vae
+    from keras_gen import (
+        build_conditional_gan,
+        build_conditional_vae,
+        build_dcgan,
+        build_dense_autoencoder,
+        build_pixelcnn,
+        build_vae,
+        build_wgan_gp,
+    )
 
     keras.utils.set_random_seed(0)
-    if family == "vae":
-        return build_vae(latent_dim=2, hidden_units=(32,), seed=0)
-    return build_dcgan(latent_dim=8, filters=8, seed=0)
+    builders = {
+        "vae": lambda: build_vae(latent_dim=2, hidden_units=(32,), seed=0),
+        "dcgan": lambda: build_dcgan(latent_dim=8, filters=8, seed=0),
+        "conditional_vae": lambda: build_conditional_vae(latent_dim=2, hidden_units=(16,), seed=0),
+        "conditional_gan": lambda: build_conditional_gan(latent_dim=8, filters=8, embedding_dim=4, seed=0),
+        "wgan_gp": lambda: build_wgan_gp(latent_dim=8, filters=8, seed=0, d_steps=2),  # the gradient penalty
+        "pixelcnn": lambda: build_pixelcnn(filters=8, num_layers=2),
+        "dense_autoencoder": lambda: build_dense_autoencoder(latent_dim=8)[0],
+    }
+    return builders[family]()
 
 
 def train(strategy):
-    """Both families, ``EPOCHS`` epochs on 64 shuffled images in global batches of 16.
+    """Every family of ``FAMILIES`` on 64 shuffled images in global batches of 16.
     Returns ``{family: (weights, history)}``."""
     out = {}
-    for family, value_range in [("vae", (0.0, 1.0)), ("dcgan", (-1.0, 1.0))]:
+    for family, (epochs, value_range, binarize) in FAMILIES.items():
         with strategy.scope():
             model = build(family)
-        history = model.fit(data(value_range), epochs=EPOCHS, verbose=0).history
+        train = data(value_range, binarize, pairs=family == "dense_autoencoder")
+        history = model.fit(train, epochs=epochs, verbose=0).history
         out[family] = ([w.numpy() for w in model.weights], history)
     return out
 

@@ -67,9 +67,10 @@ def load(path):
 
 
 def test_two_workers_train_like_one_process(tmp_path):
-    """A VAE and a DCGAN (batch norm and d_steps noise included), 2 epochs on 64 shuffled
-    real images in global batches of 16: both workers end with the same weights, and with
-    those of the same run on one process up to float32 summation order. Tolerance: Adam
+    """A VAE and a DCGAN (2 epochs), a conditional VAE, a conditional GAN, a WGAN-GP
+    (gradient penalty, d_steps=2), a PixelCNN and a dense autoencoder (1 epoch) on 64
+    shuffled real images in global batches of 16: both workers end with the same weights,
+    and with those of the same run on one process up to float32 summation order. Tolerance: Adam
     divides each gradient entry by its running scale, so a round-off difference in a
     near-zero entry moves that weight by up to about the learning rate (2e-4 for the
     DCGAN) per step; measured: at most 1.5e-5 after 8 steps; atol 1e-4. Unsynchronized
