@@ -24,7 +24,6 @@ Results go to benchmarks/results/distributed.{md,json}.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -61,25 +60,16 @@ def measure(family, batch, steps, threads, cores, seed):
     return {"seconds": timer.seconds[1], "params": params}
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def run_config(family, batch, steps, threads, core_sets, seed):
     """One configuration in fresh processes (one per entry of ``core_sets``); returns the chief's result."""
-    ports = free_ports(len(core_sets))
+    from keras_gen.distribute import local_cluster
+
+    configs = local_cluster(len(core_sets))
     processes = []
     for index, cores in enumerate(core_sets):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_GEN_OFFLINE": "1"}
         if len(core_sets) > 1:
-            env["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                                           "task": {"type": "worker", "index": index}})
+            env["TF_CONFIG"] = configs[index]
         command = [sys.executable, __file__, "--measure", json.dumps(
             {"family": family, "batch": batch, "steps": steps, "threads": threads, "cores": cores, "seed": seed})]
         processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))

@@ -257,6 +257,25 @@ def wait_for_workers(addresses, position, timeout=JOIN_TIMEOUT, label="this work
         )
 
 
+def local_cluster(num_workers):
+    """``TF_CONFIG`` values (JSON strings) for ``num_workers`` workers on this machine, on
+    ports free now: the i-th for worker i (for tests, benchmarks and trying it out)."""
+    sockets = [socket.socket() for _ in range(_check_num_workers(num_workers))]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    workers = [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    for s in sockets:
+        s.close()
+    return [json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})
+            for i in range(num_workers)]
+
+
+def _check_num_workers(num_workers):
+    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1:
+        raise DistributeError(f"num_workers must be an integer >= 1, got {num_workers!r}.")
+    return num_workers
+
+
 def make_strategy(kind="none", timeout=JOIN_TIMEOUT):
     """The ``tf.distribute`` strategy named by ``kind`` (one of ``STRATEGIES``).
 

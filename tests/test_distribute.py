@@ -26,24 +26,16 @@ import multi_worker_job  # noqa: E402  (the workers' code, also run here on one 
 
 
 def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+    """``count`` ports free now on 127.0.0.1 (those of ``distribute.local_cluster``)."""
+    workers = json.loads(distribute.local_cluster(count)[0])["cluster"]["worker"]
+    return [int(address.rpartition(":")[2]) for address in workers]
 
 
-def tf_config(ports, index):
-    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                       "task": {"type": "worker", "index": index}})
-
-
-def launch(command, ports, cwd):
-    """One process per worker of a cluster on ``ports``, each with its TF_CONFIG."""
-    return [subprocess.Popen(command, cwd=cwd, env={**ENV, "TF_CONFIG": tf_config(ports, i)}, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for i in range(len(ports))]
+def launch(command, cwd, workers=2):
+    """One process per worker of a new cluster on this machine, each with its TF_CONFIG."""
+    return [subprocess.Popen(command, cwd=cwd, env={**ENV, "TF_CONFIG": config}, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            for config in distribute.local_cluster(workers)]
 
 
 def wait(processes, timeout=300):
@@ -75,7 +67,7 @@ def test_two_workers_train_like_one_process(tmp_path):
     near-zero entry moves that weight by up to about the learning rate (2e-4 for the
     DCGAN) per step; measured: at most 1.5e-5 after 8 steps; atol 1e-4. Unsynchronized
     batch norm or the same noise on both workers differ by about 1e-3."""
-    codes, outputs = wait(launch([sys.executable, str(JOB), str(tmp_path)], free_ports(2), tmp_path))
+    codes, outputs = wait(launch([sys.executable, str(JOB), str(tmp_path)], tmp_path))
     assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
     for output in outputs:  # a global batch the workers cannot share is refused by fit
         assert "REFUSED the global batch size 15 does not split evenly over the 2 replicas" in output
@@ -100,17 +92,15 @@ def test_a_killed_worker_resumes_from_the_last_backup(tmp_path):
     two workers' uninterrupted run (atol 1e-6: the same collectives in the same order;
     in one process, the same resume with the data left misaligned ends 5.5e-4 away)."""
     backup = tmp_path / "backup"
-    ports = free_ports(2)
     command = [sys.executable, str(JOB), str(tmp_path), "--backup", str(backup)]
-    first = launch(command + ["--kill-at-epoch", "2"], ports, tmp_path)
+    first = launch(command + ["--kill-at-epoch", "2"], tmp_path)
     codes, outputs = wait(first[1:], timeout=300)
     assert codes == [-signal.SIGKILL], outputs[0][-3000:]
     first[0].kill()  # as a cluster manager restarts the whole job
     wait(first[:1])
     assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
 
-    codes, outputs = wait(launch(command + ["--reference", str(tmp_path / "reference_backup")], free_ports(2),
-                                 tmp_path))
+    codes, outputs = wait(launch(command + ["--reference", str(tmp_path / "reference_backup")], tmp_path))
     assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
     (weights, history), (reference, full_history) = load(tmp_path / "0"), load(tmp_path / "0_reference")
     assert len(history["dcgan"]["d_loss"]) == 2, "the resumed run trains the last 2 epochs only"
@@ -127,7 +117,7 @@ def test_cli_trains_a_vae_on_two_workers_and_the_chief_exports_it(tmp_path):
 
     command = [keras_gen_script(), "train", "vae", "--distribute", "multi_worker", "--epochs", "1",
                "--limit", "128", "--batch-size", "32", "--no-compare-ae", "--iw-samples", "1"]
-    codes, outputs = wait(launch(command, free_ports(2), tmp_path))
+    codes, outputs = wait(launch(command, tmp_path))
     assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
     assert "global batch 32 = 2 x 16" in outputs[0] and "this process is worker 1" in outputs[1]
     assert "not the chief" in outputs[1] and "not the chief" not in outputs[0]
@@ -163,6 +153,10 @@ def test_a_malformed_tf_config_is_named(config):
 def test_tf_config_gives_the_cluster_and_this_task():
     config = {"cluster": {"chief": ["c:1"], "worker": ["w:2", "w:3"]}, "task": {"type": "worker", "index": 1}}
     assert distribute.read_tf_config({"TF_CONFIG": json.dumps(config)}) == (["c:1", "w:2", "w:3"], "worker", 1, 2)
+    addresses, task, index, position = distribute.read_tf_config({"TF_CONFIG": distribute.local_cluster(3)[2]})
+    assert len(set(addresses)) == 3 and (task, index, position) == ("worker", 2, 2)
+    with pytest.raises(DistributeError, match="num_workers must be an integer >= 1, got 0"):
+        distribute.local_cluster(0)
 
 
 def test_a_port_in_use_is_named():
