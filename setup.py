@@ -31,7 +31,7 @@ setup(
     ],
     extras_require={
         "onnx": ["tf2onnx", "onnxruntime"],  # export_model(..., onnx=True), checked with onnxruntime
-        "test": ["pytest", "ruff", "tf2onnx", "onnxruntime"],
+        "test": ["pytest", "pytest-xdist", "ruff", "tf2onnx", "onnxruntime"],  # xdist: -n 2, a test process per core
     },
     py_modules=["keras_gen_cli"],  # the console script's entry: keras_gen without TensorFlow until needed
     entry_points={"console_scripts": ["keras-gen = keras_gen_cli:main"]},

@@ -24,6 +24,7 @@ GLOBAL_BATCH = 16
 FAMILIES = {"vae": (EPOCHS, (0.0, 1.0), None), "dcgan": (EPOCHS, (-1.0, 1.0), None),
             "conditional_vae": (1, (0.0, 1.0), None), "conditional_gan": (1, (-1.0, 1.0), None),
             "wgan_gp": (1, (-1.0, 1.0), None), "pixelcnn": (1, (0.0, 1.0), "static"),
+            "pixelrnn": (1, (0.0, 1.0), "static"),
             "dense_autoencoder": (1, (0.0, 1.0), None)}
 
 
@@ -44,6 +45,7 @@ def build(family):
         build_dcgan,
         build_dense_autoencoder,
         build_pixelcnn,
+        build_pixelrnn,
         build_vae,
         build_wgan_gp,
     )
@@ -56,6 +58,7 @@ def build(family):
         "conditional_gan": lambda: build_conditional_gan(latent_dim=8, filters=8, embedding_dim=4, seed=0),
         "wgan_gp": lambda: build_wgan_gp(latent_dim=8, filters=8, seed=0, d_steps=2),  # the gradient penalty
         "pixelcnn": lambda: build_pixelcnn(filters=8, num_layers=2),
+        "pixelrnn": lambda: build_pixelrnn(kind="diagonal_bilstm", layers_count=1, hidden=4),
         "dense_autoencoder": lambda: build_dense_autoencoder(latent_dim=8)[0],
     }
     return builders[family]()

@@ -60,7 +60,8 @@ def load(path):
 
 def test_two_workers_train_like_one_process(tmp_path):
     """A VAE and a DCGAN (2 epochs), a conditional VAE, a conditional GAN, a WGAN-GP
-    (gradient penalty, d_steps=2), a PixelCNN and a dense autoencoder (1 epoch) on 64
+    (gradient penalty, d_steps=2), a PixelCNN, a Diagonal BiLSTM PixelRNN and a dense
+    autoencoder (1 epoch) on 64
     shuffled real images in global batches of 16: both workers end with the same weights,
     and with those of the same run on one process up to float32 summation order. Tolerance: Adam
     divides each gradient entry by its running scale, so a round-off difference in a
