@@ -16,7 +16,7 @@ from keras_gen.version import __version__  # noqa: F401 (public: keras_gen.__ver
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "autoencoders": ["Autoencoder", "build_conv_autoencoder", "build_dense_autoencoder", "build_denoising_autoencoder",
+    "autoencoders": ["build_conv_autoencoder", "build_dense_autoencoder", "build_denoising_autoencoder",
                      "build_encoder_classifier", "build_latent2d_autoencoder"],
     "base": ["GenerativeModel"],
     "callbacks": ["ChiefBackupAndRestore", "KLWarmUp", "ModeCollapseMonitor", "SampleGrid", "SampleQuality",

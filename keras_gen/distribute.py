@@ -23,6 +23,7 @@ what keras_gen adds on top of Keras, lives here:
 - ``check_global_batch``: a global batch the replicas can split evenly, or an error.
 - ``is_chief``, ``worker_id``: which worker writes files (the chief; the others write to
   temporary folders, as TensorFlow's multi-worker guide prescribes).
+- ``local_cluster(n)``: ``TF_CONFIG`` values for ``n`` workers on this machine.
 """
 
 import json

@@ -69,6 +69,12 @@ def test_imports_point_down_the_layers_only():
     assert not upward, "imports that point sideways or up:\n" + "\n".join(upward)
 
 
+def test_every_public_name_resolves():
+    """``from keras_gen import X`` works for every name ``keras_gen.__all__`` lists."""
+    missing = [name for name in keras_gen.__all__ if getattr(keras_gen, name, None) is None]
+    assert not missing
+
+
 def test_the_layer_check_catches_an_upward_import(tmp_path):
     bad = tmp_path / "gan.py"
     bad.write_text("import numpy\nfrom keras_gen.metrics import fid\n\ndef f():\n    from keras_gen import vae\n")
