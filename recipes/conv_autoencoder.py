@@ -37,8 +37,6 @@ def main(argv=None):
         "test images and reconstructions",
         path=data.out / "reconstructions.png",
     )
-    loss = finish(autoencoder, history, data, args)
-
     if args.probe_epochs > 0:
         # The encoder as a feature extractor: a linear classifier on its frozen codes,
         # trained on the first half of the test split and scored on the second half.
@@ -49,7 +47,8 @@ def main(argv=None):
         accuracy = probe.evaluate(data.x_test[half:], data.y_test[half:], verbose=0, return_dict=True)["accuracy"]
         print(f"linear probe on frozen codes: {accuracy:.1%} test accuracy (trained {args.probe_epochs} "
               f"epochs on test images 0-{half - 1}, scored on {half}-{len(data.x_test) - 1})")
-    return loss
+        encoder.trainable = True  # the probe froze the shared encoder; the autoencoder is saved as trained
+    return finish(autoencoder, history, data, args)  # last: the export leaves a --distribute strategy
 
 
 if __name__ == "__main__":

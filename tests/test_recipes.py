@@ -28,6 +28,7 @@ def test_recipe_runs_end_to_end(tmp_path, name, recipe):
         assert (tmp_path / figure).stat().st_size > 5000, figure
     model = keras.models.load_model(tmp_path / "model.keras")
     assert model.output.shape[1:] == (28, 28, 1)
+    assert int(model.optimizer.iterations.numpy()) > 0, "model.keras holds the trained optimizer state"
     served = "denoise (image -> image)" if name == "denoising_autoencoder" else "reconstruct (image -> image)"
     assert f"exported for TF-Serving to saved_models/{name}/1/" in out and served in out
     if name == "conv_autoencoder":
