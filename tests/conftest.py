@@ -9,6 +9,14 @@ import pytest
 from keras_gen import datasets
 
 
+@pytest.fixture(autouse=True)
+def seeded():
+    """Every test starts from the same global seeds (Python, NumPy, TensorFlow), so what it
+    sees does not depend on which tests ran before it in its process (``-n 2`` shares them
+    out differently from run to run)."""
+    keras.utils.set_random_seed(0)
+
+
 @pytest.fixture(scope="session")
 def fashion_test():
     """The real Fashion-MNIST test split (Debian's dataset-fashion-mnist), uint8."""
