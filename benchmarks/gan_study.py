@@ -1,0 +1,249 @@
+"""The GAN defaults study: candidate settings of DCGAN, the conditional GAN and WGAN-GP,
+each trained for the same wall time on Fashion-MNIST and scored at fixed time points,
+over several seeds. Settings are chosen on a held-out part of the train split; the test
+split is scored once, for the chosen defaults (--split test).
+
+    python benchmarks/gan_study.py --model dcgan --configs radford ema --seeds 0 1 2
+    python benchmarks/gan_study.py --model dcgan --configs default --split test --seeds 0 1 2
+    python benchmarks/gan_study.py --report            # tables and figure from every run so far
+    python benchmarks/gan_study.py --model dcgan --configs radford --quick --out /tmp/study
+
+Split ``holdout``: trains on the first 50,000 of the 60,000 train images and scores
+against the other 10,000; split ``test``: trains on all 60,000 and scores against the
+test split. Each (config, seed) runs in a fresh process: ``fit`` until the training wall
+time (first step and scoring excluded, ``harness.Budget``) reaches --budget-seconds,
+scored at --points times spread evenly over it with ``evaluate_samples``: --num-samples
+samples (the same z each time) against as many real images (a seeded subset) on the
+shipped domain classifier's features, and a grid of 64 samples written per point.
+
+Every run appends one JSON line to --out/gan_study_runs.jsonl (runs accumulate across
+invocations); --report turns them into gan_study.{md,png}: per config and split, the
+mean and spread over seeds of FID, classes covered and conditional accuracy at each
+time point.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import keras  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from common import benchmark_parser, dated_header, machine  # noqa: E402
+from harness import Budget  # noqa: E402
+from keras_gen import build_conditional_gan, build_dcgan, build_wgan_gp, datasets  # noqa: E402
+from keras_gen.metrics import evaluate_samples  # noqa: E402
+from keras_gen.plotting import plot_image_grid  # noqa: E402
+
+HOLDOUT = 50_000  # train images of the holdout split; the remaining 10,000 are its real images
+BUILDERS = {"dcgan": build_dcgan, "conditional_gan": build_conditional_gan, "wgan_gp": build_wgan_gp}
+
+# One candidate = settings over its model's base. Keys: batch, filters, loss, d_lr, g_lr,
+# beta_1, beta_2, ema, d_steps, gp_weight, and any other builder/compile argument.
+RADFORD = {"batch": 64, "filters": 64, "loss": "non_saturating", "d_lr": 2e-4, "g_lr": 2e-4, "beta_1": 0.5,
+           "beta_2": 0.999}
+BASES = {"dcgan": RADFORD, "conditional_gan": RADFORD,
+         "wgan_gp": {"batch": 64, "filters": 32, "loss": "wasserstein", "d_lr": 2e-4, "g_lr": 2e-4, "beta_1": 0.5,
+                     "beta_2": 0.9, "d_steps": 3, "gp_weight": 10.0}}
+CANDIDATES = {
+    "dcgan": {
+        "radford": {},
+        "ema": {"ema": 0.999},
+        "b128": {"batch": 128},
+        "f32": {"filters": 32},
+        "f32_ema": {"filters": 32, "ema": 0.999},
+        "f32_b128_ema": {"filters": 32, "batch": 128, "ema": 0.999},
+        "ttur_ema": {"d_lr": 4e-4, "g_lr": 1e-4, "ema": 0.999},
+    },
+    "conditional_gan": {
+        "radford": {},
+        "ema": {"ema": 0.999},
+        "f32_ema": {"filters": 32, "ema": 0.999},
+    },
+    "wgan_gp": {
+        "recipe": {},
+        "d1_ttur": {"d_steps": 1, "d_lr": 4e-4, "g_lr": 1e-4, "beta_1": 0.0},
+        "d2_ema": {"d_steps": 2, "ema": 0.999},
+    },
+}
+
+
+def build(model, settings, seed):
+    """The compiled model of one candidate."""
+    s = dict(settings)
+    s.pop("batch")
+    adam = lambda lr: keras.optimizers.Adam(lr, beta_1=s["beta_1"], beta_2=s["beta_2"])  # noqa: E731
+    d_optimizer, g_optimizer = adam(s.pop("d_lr")), adam(s.pop("g_lr"))
+    s.pop("beta_1"), s.pop("beta_2")
+    extra = {"num_classes": 10} if model == "conditional_gan" else {}
+    return BUILDERS[model](seed=seed, d_optimizer=d_optimizer, g_optimizer=g_optimizer, **extra, **s)
+
+
+def settings_of(model, config):
+    return {**BASES[model], **CANDIDATES[model][config]}
+
+
+def load_split(split, batch, seed, quick):
+    """``(train dataset, real images for scoring, train images)`` of a split."""
+    x_train = datasets.load_arrays("fashion_mnist", split="train", labels=False)[0]
+    limit = 512 if quick else (HOLDOUT if split == "holdout" else None)
+    train, info = datasets.load("fashion_mnist", value_range=(-1.0, 1.0), labels=True, batch_size=batch, seed=seed,
+                                limit=limit, drop_remainder=True, with_info=True)
+    real = x_train[HOLDOUT:] if split == "holdout" else datasets.load_arrays("fashion_mnist", "test", labels=False)[0]
+    return train, real, info.num_examples
+
+
+def run_one(args):
+    """Trains and scores one (config, seed); appends its JSON line."""
+    settings = settings_of(args.model, args.configs[0])
+    seed = args.seeds[0]
+    keras.utils.set_random_seed(seed)
+    train, real, num_train = load_split(args.split, settings["batch"], seed, args.quick)
+    model = build(args.model, settings, seed)
+    grids = args.out / "gan_study" / args.model / f"{args.configs[0]}_{args.split}_seed{seed}"
+    grids.mkdir(parents=True, exist_ok=True)
+    keys = ("fid", "kid", "classifier_score", "precision", "recall", "classes_covered", "conditional_accuracy")
+
+    def score():
+        s = evaluate_samples(real, model, dataset="fashion_mnist", num_samples=args.num_samples, seed=seed)
+        t = budget.passed * args.budget_seconds / args.points
+        plot_image_grid(model.sample(64, seed=0), path=grids / f"t{t:04.0f}.png",
+                        title=f"{args.model} {args.configs[0]}, {t:.0f} s, seed {seed}")
+        return {k: round(float(s[k]), 4) for k in keys if k in s}
+
+    points = [args.budget_seconds * (i + 1) / args.points for i in range(args.points)]
+    budget = Budget(args.budget_seconds, points, settings["batch"], score)
+    started = time.perf_counter()
+    model.fit(train, epochs=1_000_000, verbose=0, callbacks=[budget])
+    row = {"model": args.model, "config": args.configs[0], "settings": settings, "seed": seed, "split": args.split,
+           "train_images": num_train, "num_samples": args.num_samples, "budget_seconds": args.budget_seconds,
+           "quick": args.quick, "images_per_s": round((budget.steps - 1) * settings["batch"] / budget.train_seconds, 1),
+           "first_step_seconds": round(budget.first_step_seconds, 1), "points": budget.rows,
+           "wall_seconds": round(time.perf_counter() - started, 1), "machine": machine(),
+           "header": dated_header("gan_study.py", sys.argv[1:], seed), "commit": _commit()}
+    with open(args.out / "gan_study_runs.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps({k: row[k] for k in ("model", "config", "seed", "split", "images_per_s")}), row["points"][-1])
+
+
+def _commit():
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent)
+    return result.stdout.strip() or None
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def _mean_spread(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def _cell(values, spec):
+    mean, spread = _mean_spread(values)
+    if mean is None:
+        return "-"
+    return format(mean, spec) + (f" ± {format(spread, spec)}" if len(values) > 1 else "")
+
+
+def report(out):
+    runs = [json.loads(line) for line in (out / "gan_study_runs.jsonl").read_text().splitlines() if line.strip()]
+    runs = [r for r in runs if not r["quick"]]
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["model"], r["split"], r["budget_seconds"], r["config"]), []).append(r)
+    lines = ["Command: python benchmarks/gan_study.py --report (from the runs in gan_study_runs.jsonl; each run's "
+             "command, date and commit are in its JSON line)", "",
+             "Mean ± standard deviation over seeds. FID: 2,000 samples against 2,000 real images (holdout: images "
+             "50,001-60,000 of the train split, not trained on; test: the test split), features of the shipped "
+             "Fashion-MNIST domain classifier, not InceptionV3. Time: training wall time, first step and scoring "
+             "excluded.", ""]
+    fig = Figure(figsize=(6.5 * 3, 4.5), layout="constrained")
+    axes = dict(zip(BUILDERS, fig.subplots(1, 3)))
+    for model in BUILDERS:
+        keyed = {k: v for k, v in groups.items() if k[0] == model}
+        if not keyed:
+            axes[model].set_visible(False)
+            continue
+        lines += [f"## {model}", "", "| split | config | settings over the base | seeds | images/s | "
+                  "FID at each point (s: FID) | classes covered (last) | cond. acc. (last) |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for (_, split, budget, config), rs in sorted(keyed.items()):
+            times = [p["train_seconds"] for p in rs[0]["points"]]
+            n = min(len(r["points"]) for r in rs)
+            fids = [_cell([r["points"][i]["fid"] for r in rs], ".1f") for i in range(n)]
+            series = ", ".join(f"{times[i]:.0f}: {fids[i]}" for i in range(n))
+            last = [r["points"][n - 1] for r in rs]
+            over = {k: v for k, v in rs[0]["settings"].items() if BASES[model].get(k) != v}
+            lines.append(f"| {split} | {config} | {json.dumps(over) if over else 'base'} | "
+                         f"{', '.join(str(r['seed']) for r in rs)} | "
+                         f"{_cell([r['images_per_s'] for r in rs], ',.0f')} | "
+                         f"{series} | {_cell([p.get('classes_covered') for p in last], '.1f')} | "
+                         f"{_cell([p.get('conditional_accuracy') for p in last], '.3f')} |")
+            mean_t = [statistics.mean(r["points"][i]["train_seconds"] for r in rs) for i in range(n)]
+            mean_f = [_mean_spread([r["points"][i]["fid"] for r in rs]) for i in range(n)]
+            axes[model].errorbar(mean_t, [m for m, _ in mean_f], yerr=[s for _, s in mean_f], marker="o",
+                                 capsize=3, label=f"{config} ({split}, {len(rs)} seeds)",
+                                 linestyle="-" if split == "holdout" else "--")
+        lines.append("")
+        base = BASES[model]
+        lines += [f"Base settings of {model}: {json.dumps(base)}.", ""]
+        ax = axes[model]
+        ax.set_title(model)
+        ax.set_xlabel("training time (s)")
+        ax.set_ylabel("FID (domain classifier), lower is better")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    (out / "gan_study.md").write_text("\n".join(lines) + "\n")
+    fig.savefig(out / "gan_study.png", dpi=100)
+    print("\n".join(lines))
+    print(f"wrote {out / 'gan_study.md'} and {out / 'gan_study.png'}")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--model", choices=list(BUILDERS), default="dcgan")
+    parser.add_argument("--configs", nargs="+", default=None, metavar="CONFIG",
+                        help="candidates of --model (default: all): " + "; ".join(
+                            f"{m}: {', '.join(c)}" for m, c in CANDIDATES.items()))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--split", choices=("holdout", "test"), default="holdout")
+    parser.add_argument("--budget-seconds", type=float, default=600.0)
+    parser.add_argument("--points", type=int, default=6, help="scorings spread evenly over the budget")
+    parser.add_argument("--num-samples", type=int, default=2000)
+    parser.add_argument("--report", action="store_true", help="only write gan_study.{md,png} from the runs so far")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.report:
+        return report(args.out)
+    args.configs = args.configs or list(CANDIDATES[args.model])
+    unknown = [c for c in args.configs if c not in CANDIDATES[args.model]]
+    if unknown:
+        parser.error(f"unknown configs {unknown} for {args.model}; choose from {list(CANDIDATES[args.model])}")
+    if args.quick:
+        args.budget_seconds, args.points, args.num_samples = 4.0, 2, 200
+    if args.one:
+        return run_one(args)
+    for seed in args.seeds:
+        for config in args.configs:
+            command = [sys.executable, __file__, "--one", "--model", args.model, "--configs", config, "--seeds",
+                       str(seed), "--split", args.split, "--budget-seconds", str(args.budget_seconds), "--points",
+                       str(args.points), "--num-samples", str(args.num_samples), "--out", str(args.out)]
+            print(f"{args.model} {config} seed {seed} ({args.split})", flush=True)
+            subprocess.run(command + (["--quick"] if args.quick else []), check=True)
+
+
+if __name__ == "__main__":
+    main()
