@@ -3,6 +3,7 @@ each trained for the same wall time on Fashion-MNIST and scored at fixed time po
 over several seeds. Settings are chosen on a held-out part of the train split; the test
 split is scored once, for the chosen defaults (--split test).
 
+    python benchmarks/gan_study.py --model dcgan --measure-rates     # images/s of every dcgan config
     python benchmarks/gan_study.py --model dcgan --configs radford ema --seeds 0 1 2
     python benchmarks/gan_study.py --model dcgan --configs default --split test --seeds 0 1 2
     python benchmarks/gan_study.py --report            # tables and figure from every run so far
@@ -10,11 +11,18 @@ split is scored once, for the chosen defaults (--split test).
 
 Split ``holdout``: trains on the first 50,000 of the 60,000 train images and scores
 against the other 10,000; split ``test``: trains on all 60,000 and scores against the
-test split. Each (config, seed) runs in a fresh process: ``fit`` until the training wall
-time (first step and scoring excluded, ``harness.Budget``) reaches --budget-seconds,
-scored at --points times spread evenly over it with ``evaluate_samples``: --num-samples
-samples (the same z each time) against as many real images (a seeded subset) on the
-shipped domain classifier's features, and a grid of 64 samples written per point.
+test split.
+
+Time is measured, not read off a clock during the long runs: --measure-rates first
+times each config's training steps on an otherwise idle machine (the best of
+--rate-windows windows of --rate-steps steps, after 10 warm-up steps) and stores its
+images/s in gan_study_rates.jsonl. A run then trains for --budget-seconds' worth of
+steps at that rate and is scored after the step counts of --points times spread evenly
+over it, so its results do not depend on what else the machine does meanwhile, and
+the same seed gives the same steps. Each (config, seed) runs in a fresh process;
+scores: ``evaluate_samples`` of --num-samples samples (the same z each time) against as
+many real images (a seeded subset) on the shipped domain classifier's features, and a
+grid of 64 samples written per point.
 
 Every run appends one JSON line to --out/gan_study_runs.jsonl (runs accumulate across
 invocations); --report turns them into gan_study.{md,png}: per config and split, the
@@ -37,7 +45,6 @@ import keras  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from common import benchmark_parser, dated_header, machine  # noqa: E402
-from harness import Budget  # noqa: E402
 from keras_gen import build_conditional_gan, build_dcgan, build_wgan_gp, datasets  # noqa: E402
 from keras_gen.metrics import evaluate_samples  # noqa: E402
 from keras_gen.plotting import plot_image_grid  # noqa: E402
@@ -52,25 +59,27 @@ RADFORD = {"batch": 64, "filters": 64, "loss": "non_saturating", "d_lr": 2e-4, "
 BASES = {"dcgan": RADFORD, "conditional_gan": RADFORD,
          "wgan_gp": {"batch": 64, "filters": 32, "loss": "wasserstein", "d_lr": 2e-4, "g_lr": 2e-4, "beta_1": 0.5,
                      "beta_2": 0.9, "d_steps": 3, "gp_weight": 10.0}}
+SN_HINGE_TTUR = {"spectral_norm": True, "loss": "hinge", "d_lr": 4e-4, "g_lr": 1e-4, "beta_1": 0.0, "beta_2": 0.9}
 CANDIDATES = {
     "dcgan": {
         "radford": {},
         "ema": {"ema": 0.999},
-        "b128": {"batch": 128},
-        "f32": {"filters": 32},
+        "b128_ema": {"batch": 128, "ema": 0.999},
         "f32_ema": {"filters": 32, "ema": 0.999},
-        "f32_b128_ema": {"filters": 32, "batch": 128, "ema": 0.999},
         "ttur_ema": {"d_lr": 4e-4, "g_lr": 1e-4, "ema": 0.999},
+        "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, "ema": 0.999},
+        "sn_r1_ema": {"spectral_norm": True, "r1_weight": 1.0, "ema": 0.999},
     },
     "conditional_gan": {
         "radford": {},
         "ema": {"ema": 0.999},
-        "f32_ema": {"filters": 32, "ema": 0.999},
+        "projection_ema": {"conditioning": "projection", "ema": 0.999},
+        "projection_sn_hinge_ttur_ema": {"conditioning": "projection", **SN_HINGE_TTUR, "ema": 0.999},
     },
     "wgan_gp": {
         "recipe": {},
-        "d1_ttur": {"d_steps": 1, "d_lr": 4e-4, "g_lr": 1e-4, "beta_1": 0.0},
-        "d2_ema": {"d_steps": 2, "ema": 0.999},
+        "recipe_ema": {"ema": 0.999},
+        "d1_ttur_ema": {"d_steps": 1, "d_lr": 4e-4, "g_lr": 1e-4, "beta_1": 0.0, "ema": 0.999},
     },
 }
 
@@ -100,32 +109,109 @@ def load_split(split, batch, seed, quick):
     return train, real, info.num_examples
 
 
+class StepPoints(keras.callbacks.Callback):
+    """Calls ``score()`` after each of the step counts ``points`` and stops ``fit`` after
+    the last; ``rows`` gets one dict per point (``steps``, ``images_seen``, wall time of
+    the training so far with scoring excluded, and the scores)."""
+
+    def __init__(self, points, batch_size, score):
+        super().__init__()
+        self.points, self.batch_size, self.score = list(points), batch_size, score
+        self.rows, self.steps, self.eval_seconds = [], 0, 0.0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.steps not in self.points:
+            return
+        wall = time.perf_counter() - self.start - self.eval_seconds
+        started = time.perf_counter()
+        row = {"steps": self.steps, "images_seen": self.steps * self.batch_size, "wall_seconds": round(wall, 1),
+               **self.score(len(self.rows)), "logs": {k: round(float(v), 4) for k, v in (logs or {}).items()}}
+        self.eval_seconds += time.perf_counter() - started
+        self.rows.append(row)
+        print(f"  {row}", flush=True)
+        if self.steps == self.points[-1]:
+            self.model.stop_training = True
+
+
+class RateTimer(keras.callbacks.Callback):
+    """Times steps ``skip + 1 .. skip + steps`` of ``fit`` (the first ones trace and warm
+    up), in ``windows`` consecutive windows, then stops ``fit``."""
+
+    def __init__(self, skip, steps, windows):
+        super().__init__()
+        self.skip, self.window, self.windows, self.steps, self.seconds = skip, steps, windows, 0, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.steps >= self.skip and (self.steps - self.skip) % self.window == 0:
+            now = time.perf_counter()
+            if self.steps > self.skip:
+                self.seconds.append(now - self.begin)
+            self.begin = now
+            if len(self.seconds) == self.windows:
+                self.model.stop_training = True
+
+
+def measure_rate(args):
+    """Training images/s of one config (the best of --rate-windows windows of
+    --rate-steps steps after 10 warm-up steps); appends a JSON line to the rates file."""
+    config = args.configs[0]
+    settings = settings_of(args.model, config)
+    keras.utils.set_random_seed(args.seeds[0])
+    train, _, _ = load_split(args.split, settings["batch"], args.seeds[0], args.quick)
+    model = build(args.model, settings, args.seeds[0])
+    timer = RateTimer(10, args.rate_steps, args.rate_windows)
+    model.fit(train, epochs=1_000_000, verbose=0, callbacks=[timer])
+    rates = [args.rate_steps * settings["batch"] / t for t in timer.seconds]
+    row = {"model": args.model, "config": config, "batch": settings["batch"], "images_per_s": round(max(rates), 1),
+           "windows": [round(r, 1) for r in rates], "quick": args.quick, "machine": machine(),
+           "header": dated_header("gan_study.py", sys.argv[1:], args.seeds[0]), "commit": _commit()}
+    with open(args.out / "gan_study_rates.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps({k: row[k] for k in ("model", "config", "images_per_s", "windows")}), flush=True)
+
+
+def rate_of(out, model, config, quick=False):
+    """The last measured images/s of a config, or None."""
+    path = out / "gan_study_rates.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    rows = [r for r in rows if r["model"] == model and r["config"] == config and r["quick"] == quick]
+    return rows[-1]["images_per_s"] if rows else None
+
+
 def run_one(args):
     """Trains and scores one (config, seed); appends its JSON line."""
-    settings = settings_of(args.model, args.configs[0])
-    seed = args.seeds[0]
+    config, seed = args.configs[0], args.seeds[0]
+    settings = settings_of(args.model, config)
+    rate = rate_of(args.out, args.model, config, args.quick)
+    if rate is None:
+        raise SystemExit(f"no measured rate for {args.model} {config}: run with --measure-rates first")
+    batch = settings["batch"]
+    points = [max(1, round(args.budget_seconds * (i + 1) / args.points * rate / batch)) for i in range(args.points)]
     keras.utils.set_random_seed(seed)
-    train, real, num_train = load_split(args.split, settings["batch"], seed, args.quick)
+    train, real, num_train = load_split(args.split, batch, seed, args.quick)
     model = build(args.model, settings, seed)
-    grids = args.out / "gan_study" / args.model / f"{args.configs[0]}_{args.split}_seed{seed}"
+    grids = args.out / "gan_study" / args.model / f"{config}_{args.split}_seed{seed}"
     grids.mkdir(parents=True, exist_ok=True)
     keys = ("fid", "kid", "classifier_score", "precision", "recall", "classes_covered", "conditional_accuracy")
 
-    def score():
+    def score(index):
         s = evaluate_samples(real, model, dataset="fashion_mnist", num_samples=args.num_samples, seed=seed)
-        t = budget.passed * args.budget_seconds / args.points
+        t = points[index] * batch / rate
         plot_image_grid(model.sample(64, seed=0), path=grids / f"t{t:04.0f}.png",
-                        title=f"{args.model} {args.configs[0]}, {t:.0f} s, seed {seed}")
-        return {k: round(float(s[k]), 4) for k in keys if k in s}
+                        title=f"{args.model} {config}, {t:.0f} s ({points[index]} steps), seed {seed}")
+        return {"train_seconds": round(t, 1), **{k: round(float(s[k]), 4) for k in keys if k in s}}
 
-    points = [args.budget_seconds * (i + 1) / args.points for i in range(args.points)]
-    budget = Budget(args.budget_seconds, points, settings["batch"], score)
+    timer = StepPoints(points, batch, score)
     started = time.perf_counter()
-    model.fit(train, epochs=1_000_000, verbose=0, callbacks=[budget])
-    row = {"model": args.model, "config": args.configs[0], "settings": settings, "seed": seed, "split": args.split,
+    model.fit(train, epochs=1_000_000, verbose=0, callbacks=[timer])
+    row = {"model": args.model, "config": config, "settings": settings, "seed": seed, "split": args.split,
            "train_images": num_train, "num_samples": args.num_samples, "budget_seconds": args.budget_seconds,
-           "quick": args.quick, "images_per_s": round((budget.steps - 1) * settings["batch"] / budget.train_seconds, 1),
-           "first_step_seconds": round(budget.first_step_seconds, 1), "points": budget.rows,
+           "quick": args.quick, "images_per_s": rate, "points": timer.rows,
            "wall_seconds": round(time.perf_counter() - started, 1), "machine": machine(),
            "header": dated_header("gan_study.py", sys.argv[1:], seed), "commit": _commit()}
     with open(args.out / "gan_study_runs.jsonl", "a") as f:
@@ -166,8 +252,8 @@ def report(out):
              "command, date and commit are in its JSON line)", "",
              "Mean ± standard deviation over seeds. FID: 2,000 samples against 2,000 real images (holdout: images "
              "50,001-60,000 of the train split, not trained on; test: the test split), features of the shipped "
-             "Fashion-MNIST domain classifier, not InceptionV3. Time: training wall time, first step and scoring "
-             "excluded.", ""]
+             "Fashion-MNIST domain classifier, not InceptionV3. Time: training time, scoring excluded: steps x "
+             "batch / the config's images/s measured on an idle machine (gan_study_rates.jsonl).", ""]
     fig = Figure(figsize=(6.5 * 3, 4.5), layout="constrained")
     axes = dict(zip(BUILDERS, fig.subplots(1, 3)))
     for model in BUILDERS:
@@ -224,6 +310,10 @@ def main(argv=None):
     parser.add_argument("--points", type=int, default=6, help="scorings spread evenly over the budget")
     parser.add_argument("--num-samples", type=int, default=2000)
     parser.add_argument("--report", action="store_true", help="only write gan_study.{md,png} from the runs so far")
+    parser.add_argument("--measure-rates", action="store_true",
+                        help="measure each config's training images/s (run on an otherwise idle machine)")
+    parser.add_argument("--rate-steps", type=int, default=40, help="steps per timing window (default: 40)")
+    parser.add_argument("--rate-windows", type=int, default=3, help="timing windows; the best counts (default: 3)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.report:
@@ -234,15 +324,21 @@ def main(argv=None):
         parser.error(f"unknown configs {unknown} for {args.model}; choose from {list(CANDIDATES[args.model])}")
     if args.quick:
         args.budget_seconds, args.points, args.num_samples = 4.0, 2, 200
+    if args.quick:
+        args.rate_steps, args.rate_windows = 3, 1
     if args.one:
-        return run_one(args)
-    for seed in args.seeds:
+        return measure_rate(args) if args.measure_rates else run_one(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for seed in ([args.seeds[0]] if args.measure_rates else args.seeds):
         for config in args.configs:
             command = [sys.executable, __file__, "--one", "--model", args.model, "--configs", config, "--seeds",
                        str(seed), "--split", args.split, "--budget-seconds", str(args.budget_seconds), "--points",
-                       str(args.points), "--num-samples", str(args.num_samples), "--out", str(args.out)]
-            print(f"{args.model} {config} seed {seed} ({args.split})", flush=True)
-            subprocess.run(command + (["--quick"] if args.quick else []), check=True)
+                       str(args.points), "--num-samples", str(args.num_samples), "--out", str(args.out),
+                       "--rate-steps", str(args.rate_steps), "--rate-windows", str(args.rate_windows)]
+            command += (["--quick"] if args.quick else []) + (["--measure-rates"] if args.measure_rates else [])
+            print(f"{args.model} {config} seed {seed} ({args.split}{', rate' if args.measure_rates else ''})",
+                  flush=True)
+            subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":

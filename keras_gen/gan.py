@@ -22,9 +22,23 @@ from keras import layers
 from keras_gen.base import GenerativeModel
 from keras_gen.distribute import replica_noise
 from keras_gen.latent import interpolate
-from keras_gen.losses import LOG_LOSSES, check_gan_loss, discriminator_loss, generator_loss, gradient_penalty
+from keras_gen.losses import (
+    LOG_LOSSES,
+    check_gan_loss,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    r1_penalty,
+)
 from keras_gen.networks import check_dcgan_arguments, dcgan_networks, seeded_initializer
-from keras_gen.utils import check_input_shape, check_labels, check_num_classes, check_positive_int, check_value_range
+from keras_gen.utils import (
+    check_bool,
+    check_input_shape,
+    check_labels,
+    check_num_classes,
+    check_positive_int,
+    check_value_range,
+)
 
 
 def _default_optimizer():
@@ -45,7 +59,7 @@ class GAN(GenerativeModel):
 
     ``fit`` data are images, or ``(images, labels)`` whose labels are ignored, in
     ``value_range``: use ``load(..., value_range=(-1, 1))`` for tanh generators. Metrics:
-    ``d_loss`` (with the gradient penalty), ``g_loss``, and ``d_real``, ``d_fake``: the
+    ``d_loss`` (with the gradient and R1 penalties), ``g_loss``, and ``d_real``, ``d_fake``: the
     mean discriminator output on real and on generated images at the last discriminator
     step, as a probability sigmoid(logit) for the log losses (minimax, non-saturating)
     and as the raw score for the others.
@@ -79,7 +93,7 @@ class GAN(GenerativeModel):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating", d_steps=1, gp_weight=10.0,
-                label_smoothing=0.0, ema=None, **kwargs):
+                label_smoothing=0.0, ema=None, r1_weight=0.0, **kwargs):
         """Sets the training configuration; ``model.save`` stores it with both optimizers' state.
 
         Args:
@@ -89,6 +103,10 @@ class GAN(GenerativeModel):
             d_steps: discriminator updates per generator update (>= 1).
             gp_weight: weight of the gradient penalty; used with ``loss="wasserstein"`` only.
             label_smoothing: one-sided: real targets ``1 - label_smoothing`` (log losses).
+            r1_weight: gamma of the R1 penalty on real images (any loss): the
+                discriminator's loss adds ``gamma / 2 * mean(||grad D(x_real)||^2)``
+                (``keras_gen.losses.r1_penalty``); 0 turns it off. Like the gradient
+                penalty it needs a discriminator without batch normalization.
             ema: None, or a decay in (0, 1) such as 0.999: keeps ``ema_generator``, an
                 exponential moving average of the generator's weights (batch-norm
                 statistics copied), updated after each generator step and used by
@@ -97,8 +115,9 @@ class GAN(GenerativeModel):
         """
         check_gan_loss(loss, label_smoothing)
         check_positive_int("d_steps", d_steps)
-        if not isinstance(gp_weight, (int, float)) or gp_weight < 0:
-            raise ValueError(f"gp_weight must be a number >= 0, got {gp_weight!r}.")
+        for name, value in (("gp_weight", gp_weight), ("r1_weight", r1_weight)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
         if ema is not None and not (isinstance(ema, float) and 0.0 < ema < 1.0):
             raise ValueError(f"ema must be None or a decay in (0, 1) such as 0.999, got {ema!r}.")
         if isinstance(d_optimizer, keras.optimizers.Optimizer) and d_optimizer is g_optimizer:
@@ -106,7 +125,7 @@ class GAN(GenerativeModel):
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = self._loss_scaled(keras.optimizers.get(d_optimizer or _default_optimizer()))
         self.g_optimizer = self._loss_scaled(keras.optimizers.get(g_optimizer or _default_optimizer()))
-        self.gan_loss, self.d_steps, self.gp_weight = loss, d_steps, float(gp_weight)
+        self.gan_loss, self.d_steps, self.gp_weight, self.r1_weight = loss, d_steps, float(gp_weight), float(r1_weight)
         self.label_smoothing, self.ema, self._compile_kwargs = float(label_smoothing), ema, kwargs
         # Built now (inside a strategy's scope when compiled there), so load_model can
         # restore their state and a distributed step creates no variables.
@@ -131,7 +150,8 @@ class GAN(GenerativeModel):
         return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
                 "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
                 "loss": self.gan_loss, "d_steps": self.d_steps, "gp_weight": self.gp_weight,
-                "label_smoothing": self.label_smoothing, "ema": self.ema, **self._compile_kwargs}
+                "r1_weight": self.r1_weight, "label_smoothing": self.label_smoothing, "ema": self.ema,
+                **self._compile_kwargs}
 
     def compile_from_config(self, config):
         config = dict(config)
@@ -165,14 +185,19 @@ class GAN(GenerativeModel):
     def _discriminator_step(self, real, labels, batch):
         z = replica_noise(keras.random.normal, (batch, self.latent_dim), self.seed_generator)
         fake = self._generate(z, labels, training=True)  # outside the tape: D's step leaves G alone
+        critic = lambda images: self._discriminate(images, labels, training=True)  # noqa: E731
         with tf.GradientTape() as tape:
-            real_logits = self._discriminate(real, labels, training=True)
-            fake_logits = self._discriminate(fake, labels, training=True)
+            if self.r1_weight > 0:  # the penalty's pass is also the real images' forward pass
+                r1, real_logits = r1_penalty(critic, real)
+            else:
+                real_logits = critic(real)
+            fake_logits = critic(fake)
             loss = discriminator_loss(real_logits, fake_logits, self.gan_loss, self.label_smoothing)
+            if self.r1_weight > 0:
+                loss += 0.5 * self.r1_weight * r1
             if self.gan_loss == "wasserstein" and self.gp_weight > 0:
                 per_image = (batch,) + (1,) * (len(real.shape) - 1)
                 epsilon = replica_noise(keras.random.uniform, per_image, self.seed_generator)
-                critic = lambda images: self._discriminate(images, labels, training=True)  # noqa: E731
                 loss += self.gp_weight * gradient_penalty(critic, real, fake, epsilon)
             scaled = self.replica_scaled_loss(loss, self.d_optimizer)
         weights = self.discriminator.trainable_weights
@@ -360,30 +385,37 @@ def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=(256, 512), 
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
 
 
-def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=64, seed=None, name="dcgan", **compile_args):
+def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=64, spectral_norm=False, seed=None, name="dcgan",
+                **compile_args):
     """Builds and compiles a DCGAN (see ``keras_gen.networks.dcgan_networks``).
 
     Args:
         input_shape: ``(size, size, C)`` of images in [-1, 1], size 28, 32 or 64.
         filters: width of D's first layer, doubled at each stage; G mirrors D.
+        spectral_norm: spectral normalization on D's layers instead of batch norm
+            (Miyato et al. 2018), usually with ``loss="hinge"``.
         latent_dim, seed, compile_args: see ``build_gan``.
 
     Returns:
         A compiled ``GAN``.
     """
     shape = check_dcgan_arguments(input_shape, latent_dim, filters)
-    generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed)
+    check_bool("spectral_norm", spectral_norm)
+    generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed, spectral_norm=spectral_norm)
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
 
 
 def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=100, filters=64, embedding_dim=50,
-                          seed=None, name="conditional_gan", **compile_args):
+                          conditioning="channel", spectral_norm=False, seed=None, name="conditional_gan",
+                          **compile_args):
     """Builds and compiles a class-conditional DCGAN (Mirza and Osindero 2014).
 
     Args:
         num_classes: number of classes (>= 2).
         embedding_dim: size of the label embedding joined to z.
-        input_shape, latent_dim, filters, seed, compile_args: see ``build_dcgan``.
+        conditioning: how D sees the label: ``"channel"`` (a learned per-class image
+            plane as an extra channel) or ``"projection"`` (Miyato and Koyama 2018).
+        input_shape, latent_dim, filters, spectral_norm, seed, compile_args: see ``build_dcgan``.
 
     Returns:
         A compiled ``ConditionalGAN``; both networks take a second input, ``label``.
@@ -391,8 +423,10 @@ def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=10
     shape = check_dcgan_arguments(input_shape, latent_dim, filters)
     check_num_classes(num_classes)
     check_positive_int("embedding_dim", embedding_dim)
+    check_bool("spectral_norm", spectral_norm)
     generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed, num_classes=num_classes,
-                                               embedding_dim=embedding_dim)
+                                               embedding_dim=embedding_dim, spectral_norm=spectral_norm,
+                                               conditioning=conditioning)
     gan = ConditionalGAN(generator, discriminator, latent_dim, num_classes=num_classes, seed=seed, name=name)
     return _compiled(gan, compile_args)
 

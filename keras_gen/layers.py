@@ -4,7 +4,8 @@
 function ``corrupt`` does the same thing outside a model (to make noisy test inputs).
 ``Sampling`` draws z = mu + sigma * eps for variational autoencoders.
 ``MaskedConv2D`` (causal convolutions, masks A and B) and ``ClassConditioning`` build
-PixelCNNs.
+PixelCNNs. ``SpectralConv2D`` and ``SpectralDense`` are spectrally normalized layers for
+GAN discriminators.
 """
 
 import keras
@@ -260,3 +261,111 @@ class ClassConditioning(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
+
+
+# ----------------------------------------------------------------- spectral normalization
+
+
+class _SpectralNormalized:
+    """The kernel divided by its largest singular value sigma (Miyato et al. 2018), sigma
+    estimated by one power iteration per training call from a stored vector ``u``.
+
+    The normalized kernel W / sigma is computed in each call and the gradient flows
+    through sigma (u and v held constant), as in the paper and in PyTorch's
+    ``spectral_norm``; the trainable kernel itself is never overwritten. (Keras's
+    ``SpectralNormalization`` wrapper instead assigns W / sigma to the kernel in every
+    training call: no gradient through sigma, and under ``MirroredStrategy`` its step
+    differed from the one-device step by about 1e-3 in keras_gen's check.)
+    ``u`` is updated in training calls only; inference runs the same iteration from the
+    stored ``u`` without storing the result.
+    """
+
+    def _build_u(self):
+        self.spectral_u = self.add_weight(
+            shape=(1, int(self.kernel.shape[-1])), initializer=keras.initializers.RandomNormal(seed=self.u_seed),
+            trainable=False, name="spectral_u", aggregation="mean")  # every replica computes the same u
+
+    def spectral_kernel(self, training=False):
+        """``kernel / sigma`` (in the kernel's dtype); with ``training`` also stores the new ``u``."""
+        kernel = self.kernel
+        w = ops.reshape(ops.cast(kernel, "float32"), (-1, int(kernel.shape[-1])))  # (fan_in, out)
+        u = ops.cast(self.spectral_u, "float32")
+        v = _unit(ops.matmul(u, ops.transpose(w)))
+        u = _unit(ops.matmul(v, w))
+        u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+        sigma = ops.sum(ops.matmul(v, w) * u)
+        if training:
+            self.spectral_u.assign(u)
+        return kernel / ops.cast(sigma, kernel.dtype)
+
+    # Dense and Conv2D save a fixed list of variables (for quantization); a Layer saves all,
+    # ``spectral_u`` included, so a reloaded layer continues the same power iteration.
+    def save_own_variables(self, store):
+        keras.layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        keras.layers.Layer.load_own_variables(self, store)
+
+
+def _unit(x):
+    return x / ops.sqrt(ops.sum(ops.square(x)) + 1e-12)
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class SpectralDense(_SpectralNormalized, keras.layers.Dense):
+    """A ``keras.layers.Dense`` with a spectrally normalized kernel (see
+    ``_SpectralNormalized``): its weight matrix has spectral norm 1, so the layer is
+    1-Lipschitz. ``u_seed`` seeds the power iteration's starting vector; the other
+    arguments are ``Dense``'s.
+
+    Example:
+        >>> logit = SpectralDense(1)(features)
+    """
+
+    def __init__(self, units, u_seed=None, **kwargs):
+        super().__init__(units, **kwargs)
+        self.u_seed = u_seed
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_u()
+
+    def call(self, inputs, training=False):
+        x = ops.matmul(inputs, self.spectral_kernel(training))
+        if self.bias is not None:
+            x = ops.add(x, self.bias)
+        return x if self.activation is None else self.activation(x)
+
+    def get_config(self):
+        return {**super().get_config(), "u_seed": self.u_seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class SpectralConv2D(_SpectralNormalized, keras.layers.Conv2D):
+    """A ``keras.layers.Conv2D`` with a spectrally normalized kernel (see
+    ``_SpectralNormalized``; the kernel is read as a ``(kh * kw * in, out)`` matrix).
+    ``u_seed`` seeds the power iteration's starting vector; the other arguments are
+    ``Conv2D``'s (``data_format="channels_last"`` only).
+
+    Example:
+        >>> y = SpectralConv2D(64, 4, strides=2, padding="same")(images)
+    """
+
+    def __init__(self, filters, kernel_size, u_seed=None, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        if self.data_format != "channels_last":
+            raise ValueError("SpectralConv2D supports data_format='channels_last' only.")
+        self.u_seed = u_seed
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_u()
+
+    def call(self, inputs, training=False):
+        x = self.convolution_op(inputs, self.spectral_kernel(training))
+        if self.use_bias:
+            x = ops.add(x, ops.reshape(self.bias, (1, 1, 1, self.filters)))
+        return x if self.activation is None else self.activation(x)
+
+    def get_config(self):
+        return {**super().get_config(), "u_seed": self.u_seed}

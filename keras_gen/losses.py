@@ -143,6 +143,19 @@ def generator_loss(fake_logits, loss="non_saturating"):
     return -keras.ops.mean(fake)
 
 
+def _input_gradient_norms(critic, images):
+    """``(norms, scores)``: the L2 norm over all non-batch axes of each example's gradient
+    of ``critic`` with respect to its input, and the critic's scores (float32)."""
+    import tensorflow as tf  # the penalties differentiate the critic: TensorFlow backend
+
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        scores = tf.cast(critic(images), tf.float32)
+    gradients = tf.cast(tape.gradient(scores, images), tf.float32)
+    squared = tf.reduce_sum(tf.reshape(tf.square(gradients), [tf.shape(images)[0], -1]), axis=1)
+    return tf.sqrt(squared + 1e-12), scores  # the small constant keeps the gradient finite at 0
+
+
 def gradient_penalty(critic, real, fake, epsilon=None, seed=None):
     """WGAN-GP's penalty (Gulrajani et al. 2017): mean((||grad critic(x_hat)||_2 - 1)^2)
     at x_hat = epsilon * real + (1 - epsilon) * fake, the norm over all non-batch axes.
@@ -161,18 +174,32 @@ def gradient_penalty(critic, real, fake, epsilon=None, seed=None):
     Returns:
         The penalty, a float32 scalar (multiply by the weight, 10 in the paper).
     """
-    import tensorflow as tf  # the penalty differentiates the critic: TensorFlow backend
+    import tensorflow as tf
 
     real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
     per_example = tf.concat([tf.shape(real)[:1], tf.ones([tf.rank(real) - 1], tf.int32)], axis=0)
     if epsilon is None:
         epsilon = keras.random.uniform(per_example, seed=seed)
     epsilon = tf.reshape(tf.cast(epsilon, tf.float32), per_example)
-    x_hat = epsilon * real + (1.0 - epsilon) * fake
-    with tf.GradientTape() as tape:
-        tape.watch(x_hat)
-        scores = tf.cast(critic(x_hat), tf.float32)
-    gradients = tape.gradient(scores, x_hat)
-    squared = tf.reduce_sum(tf.reshape(tf.square(gradients), [tf.shape(real)[0], -1]), axis=1)
-    norms = tf.sqrt(squared + 1e-12)  # the small constant keeps the gradient finite at 0
+    norms, _ = _input_gradient_norms(critic, epsilon * real + (1.0 - epsilon) * fake)
     return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def r1_penalty(critic, real):
+    """The R1 penalty (Mescheder et al. 2018): mean(||grad critic(x)||_2^2) at the real
+    images, the norm over all non-batch axes; the discriminator's loss adds
+    ``gamma / 2`` times it. As in ``gradient_penalty``, the critic must treat examples
+    independently (no batch normalization).
+
+    Args:
+        critic: a callable from a batch of images to scores (logits).
+        real: a batch of real images.
+
+    Returns:
+        ``(penalty, scores)``: the penalty, a float32 scalar, and the critic's scores on
+        ``real`` (float32), so a training step needs no second forward pass for them.
+    """
+    import tensorflow as tf
+
+    norms, scores = _input_gradient_norms(critic, tf.convert_to_tensor(real))
+    return tf.reduce_mean(tf.square(norms)), scores

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from keras_gen.layers import SpectralConv2D, SpectralDense
 from keras_gen.utils import check_input_shape, check_positive_int
 
 DCGAN_STAGES = {28: 2, 32: 3, 64: 4}  # image size -> stride-2 layers (7x7 or 4x4 at the bottom)
@@ -19,7 +20,11 @@ def seeded_initializer(initializer, seed, **kwargs):
     return lambda: initializer(seed=int(rng.integers(2**31 - 1)), **kwargs)
 
 
-def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_classes=None, embedding_dim=50):
+CONDITIONINGS = ("channel", "projection")  # how a conditional discriminator sees the label
+
+
+def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_classes=None, embedding_dim=50,
+                   spectral_norm=False, conditioning="channel"):
     """DCGAN networks (Radford et al. 2016): N(0, 0.02) weights; G projects z to a 7x7 or
     4x4 map and doubles it with stride-2 Conv2DTranspose layers (BatchNorm + ReLU, tanh
     output); D halves the image with stride-2 Conv2D layers (LeakyReLU(0.2), BatchNorm
@@ -28,11 +33,23 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
     it is ``synchronized``: under a ``tf.distribute`` strategy the statistics are those of
     the global batch, so a distributed step equals the step on one device (on one device
     it costs nothing measurable).
-    With ``num_classes`` both take a ``label``: G joins a label embedding to z, D gets a
-    learned per-class image plane as an extra channel."""
+    With ``spectral_norm`` D's convolutions and dense layers are spectrally normalized
+    (``SpectralConv2D``, ``SpectralDense``; Miyato et al. 2018) and D has no batch norm.
+    With ``num_classes`` both take a ``label``: G joins a label embedding to z; D sees it
+    by ``conditioning``: ``"channel"``, a learned per-class image plane as an extra input
+    channel, or ``"projection"`` (Miyato and Koyama 2018), the logit plus the inner
+    product of D's last features with a learned per-class vector."""
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}.")
+
     size, _, channels = input_shape
     stages = DCGAN_STAGES[size]
     init = seeded_initializer(keras.initializers.RandomNormal, seed, mean=0.0, stddev=0.02)
+    u_seeds = np.random.default_rng(None if seed is None else [seed, 1])  # apart: the kernels stay the same
+    conv, dense = layers.Conv2D, layers.Dense
+    if spectral_norm:
+        conv = lambda *a, **k: SpectralConv2D(*a, u_seed=int(u_seeds.integers(2**31 - 1)), **k)  # noqa: E731
+        dense = lambda *a, **k: SpectralDense(*a, u_seed=int(u_seeds.integers(2**31 - 1)), **k)  # noqa: E731
     z = keras.Input((latent_dim,), name="z")
     image = keras.Input(input_shape, name="image")
     label = keras.Input((), dtype="int32", name="label") if num_classes else None
@@ -55,17 +72,25 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
     generated = layers.Activation("tanh", dtype="float32", name="image")(x)
 
     y = image
-    if label is not None:
+    if label is not None and conditioning == "channel":
         plane = layers.Embedding(num_classes, size * size, name="discriminator_label_embedding")(label)
         y = layers.Concatenate(name="image_with_label")([image, layers.Reshape((size, size, 1))(plane)])
     for i in range(stages):
-        normalized = batch_norm and i > 0
-        y = layers.Conv2D(filters * 2**i, 4, strides=2, padding="same", use_bias=not normalized,
-                          kernel_initializer=init(), name=f"discriminator_conv_{i}")(y)
+        normalized = batch_norm and not spectral_norm and i > 0
+        y = conv(filters * 2**i, 4, strides=2, padding="same", use_bias=not normalized, kernel_initializer=init(),
+                 name=f"discriminator_conv_{i}")(y)
         if normalized:
             y = layers.BatchNormalization(momentum=0.9, synchronized=True, name=f"discriminator_bn_{i}")(y)
         y = layers.LeakyReLU(0.2)(y)
-    logit = layers.Dense(1, kernel_initializer=init(), dtype="float32", name="logit")(layers.Flatten()(y))
+    features = layers.Flatten()(y)
+    if label is not None and conditioning == "projection":
+        unconditional = dense(1, kernel_initializer=init(), name="discriminator_unconditional")(features)
+        vector = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer=init(),
+                                  name="discriminator_label_projection")(label)
+        projected = layers.Dot(axes=1, name="discriminator_projection")([features, vector])
+        logit = layers.Add(dtype="float32", name="logit")([unconditional, projected])
+    else:
+        logit = dense(1, kernel_initializer=init(), dtype="float32", name="logit")(features)
     if label is None:
         return keras.Model(z, generated, name="generator"), keras.Model(image, logit, name="discriminator")
     return (keras.Model([z, label], generated, name="generator"),

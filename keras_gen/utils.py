@@ -29,6 +29,13 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def check_bool(name, value):
+    """``value``, or a TypeError unless it is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
 def check_seed(seed):
     """An integer seed as a Python int; a TypeError otherwise."""
     if not is_int(seed):

@@ -20,7 +20,7 @@ RELEASE = Path(__file__).parent / "fixtures" / "release_0_1_0"
 # families share a layer, so none imports another.
 LAYERS = {
     "errors": 0, "version": 0, "utils": 1, "layout": 1, "distribute": 1,
-    "losses": 2, "latent": 2, "datasets": 2, "layers": 3, "networks": 3, "base": 4, "autoregressive": 4.5,
+    "losses": 2, "latent": 2, "datasets": 2, "layers": 3, "networks": 3.5, "base": 4, "autoregressive": 4.5,
     "autoencoders": 5, "vae": 5, "gan": 5, "xicfg": 5, "pixelcnn": 5, "pixelrnn": 5,
     "classifiers": 6, "plotting": 6, "metrics": 7, "callbacks": 8,
     "export": 9, "serving": 10, "recipes": 11, "cli": 12,
