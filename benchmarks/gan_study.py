@@ -176,11 +176,13 @@ def measure_rate(args):
 
 
 def rate_of(out, model, config, quick=False):
-    """The last measured images/s of a config, or None."""
+    """A config's images/s: the median of its measurements so far (each the best of its
+    windows), or None. Rates move by about 10% between measurements on this machine, so
+    measuring again (--measure-rates) refines the time axis of every run's report."""
     path = out / "gan_study_rates.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-    rows = [r for r in rows if r["model"] == model and r["config"] == config and r["quick"] == quick]
-    return rows[-1]["images_per_s"] if rows else None
+    rates = [r["images_per_s"] for r in rows if r["model"] == model and r["config"] == config and r["quick"] == quick]
+    return statistics.median(rates) if rates else None
 
 
 def run_one(args):
@@ -245,6 +247,11 @@ def _cell(values, spec):
 def report(out):
     runs = [json.loads(line) for line in (out / "gan_study_runs.jsonl").read_text().splitlines() if line.strip()]
     runs = [r for r in runs if not r["quick"]]
+    for r in runs:  # the time axis from the config's rate as measured so far
+        rate = rate_of(out, r["model"], r["config"])
+        r["images_per_s"] = rate
+        for p in r["points"]:
+            p["train_seconds"] = p["images_seen"] / rate
     groups = {}
     for r in runs:
         groups.setdefault((r["model"], r["split"], r["budget_seconds"], r["config"]), []).append(r)

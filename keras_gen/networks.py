@@ -45,18 +45,23 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
     size, _, channels = input_shape
     stages = DCGAN_STAGES[size]
     init = seeded_initializer(keras.initializers.RandomNormal, seed, mean=0.0, stddev=0.02)
-    u_seeds = np.random.default_rng(None if seed is None else [seed, 1])  # apart: the kernels stay the same
+    # Label embeddings and spectral-norm vectors draw their seeds apart, so the kernels'
+    # initial weights do not depend on them.
+    extra = np.random.default_rng(None if seed is None else [seed, 1])
+    extra_seed = lambda: int(extra.integers(2**31 - 1))  # noqa: E731
+    embedding = lambda *a, **k: layers.Embedding(  # noqa: E731
+        *a, embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=extra_seed()), **k)
     conv, dense = layers.Conv2D, layers.Dense
     if spectral_norm:
-        conv = lambda *a, **k: SpectralConv2D(*a, u_seed=int(u_seeds.integers(2**31 - 1)), **k)  # noqa: E731
-        dense = lambda *a, **k: SpectralDense(*a, u_seed=int(u_seeds.integers(2**31 - 1)), **k)  # noqa: E731
+        conv = lambda *a, **k: SpectralConv2D(*a, u_seed=extra_seed(), **k)  # noqa: E731
+        dense = lambda *a, **k: SpectralDense(*a, u_seed=extra_seed(), **k)  # noqa: E731
     z = keras.Input((latent_dim,), name="z")
     image = keras.Input(input_shape, name="image")
     label = keras.Input((), dtype="int32", name="label") if num_classes else None
 
     x = z
     if label is not None:
-        embedded = layers.Embedding(num_classes, embedding_dim, name="generator_label_embedding")(label)
+        embedded = embedding(num_classes, embedding_dim, name="generator_label_embedding")(label)
         x = layers.Concatenate(name="z_with_label")([z, embedded])
     base, width = size // 2**stages, filters * 2 ** (stages - 1)
     x = layers.Dense(base * base * width, use_bias=False, kernel_initializer=init(), name="generator_project")(x)
@@ -73,7 +78,7 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
 
     y = image
     if label is not None and conditioning == "channel":
-        plane = layers.Embedding(num_classes, size * size, name="discriminator_label_embedding")(label)
+        plane = embedding(num_classes, size * size, name="discriminator_label_embedding")(label)
         y = layers.Concatenate(name="image_with_label")([image, layers.Reshape((size, size, 1))(plane)])
     for i in range(stages):
         normalized = batch_norm and not spectral_norm and i > 0
@@ -85,8 +90,7 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
     features = layers.Flatten()(y)
     if label is not None and conditioning == "projection":
         unconditional = dense(1, kernel_initializer=init(), name="discriminator_unconditional")(features)
-        vector = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer=init(),
-                                  name="discriminator_label_projection")(label)
+        vector = embedding(num_classes, features.shape[-1], name="discriminator_label_projection")(label)
         projected = layers.Dot(axes=1, name="discriminator_projection")([features, vector])
         logit = layers.Add(dtype="float32", name="logit")([unconditional, projected])
     else:

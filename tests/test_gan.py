@@ -22,7 +22,7 @@ from keras_gen.gan import (
     build_wgan_gp,
 )
 from keras_gen.latent import interpolate, vector_arithmetic
-from keras_gen.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty
+from keras_gen.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from keras_gen.plotting import tile_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,6 +105,32 @@ def test_gradient_penalty_draws_one_epsilon_per_example():
     assert 0.0 <= weights.min() and weights.max() <= 1.0 and weights[:, 0].std() > 0.2, "U(0, 1) across examples"
 
 
+def test_r1_penalty_of_linear_and_quadratic_critics_by_hand():
+    # critic(x) = <w, x>: the gradient is w, so the penalty is ||w||^2 = 9 at any x.
+    w = np.full((2, 2, 1), 1.5, np.float32)
+    linear = lambda x: tf.reduce_sum(x * w, axis=[1, 2, 3])  # noqa: E731
+    real = images_in_range(5, (2, 2, 1), seed=1)
+    penalty, scores = r1_penalty(linear, real)
+    assert numpy_value(penalty) == pytest.approx(9.0, rel=1e-5)
+    np.testing.assert_allclose(scores, (real * w).sum(axis=(1, 2, 3)), rtol=1e-6)  # the forward pass, reused
+    # critic(x) = 0.5 ||x||^2: the gradient is x, so the penalty is mean ||x||^2.
+    quadratic = lambda x: 0.5 * tf.reduce_sum(x**2, axis=[1, 2, 3])  # noqa: E731
+    expected = np.mean((real.reshape(5, -1) ** 2).sum(axis=1))
+    assert numpy_value(r1_penalty(quadratic, real)[0]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_r1_weight_adds_half_gamma_times_the_penalty_to_the_discriminator_loss():
+    x = images_in_range(16)
+    gans = {gamma: tiny_gan(loss="hinge", r1_weight=gamma) for gamma in (0.0, 4.0)}
+    critic = lambda images: gans[0.0].discriminator(images, training=True)  # noqa: E731
+    penalty = numpy_value(r1_penalty(critic, x)[0])  # at the initial weights, which both GANs share
+    logs = {gamma: gan.fit(x, batch_size=16, epochs=1, shuffle=False, verbose=0).history
+            for gamma, gan in gans.items()}
+    assert logs[4.0]["d_real"] == pytest.approx(logs[0.0]["d_real"], rel=1e-6)  # the same real scores, one pass
+    assert logs[4.0]["d_loss"][0] - logs[0.0]["d_loss"][0] == pytest.approx(0.5 * 4.0 * penalty, rel=1e-4)
+    assert penalty > 1e-3
+
+
 # ------------------------------------------------------------------------- training
 
 
@@ -134,26 +160,34 @@ MIRRORED = textwrap.dedent("""
     cpus = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
     sys.path.insert(0, sys.argv[1])
-    from keras_gen.gan import build_gan
+    from keras_gen.gan import build_conditional_gan, build_gan
 
-    def make():
-        return build_gan(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(16,), seed=0,
-                         loss="wasserstein", d_steps=2,  # the critic's gradient penalty included
-                         d_optimizer=keras.optimizers.SGD(0.1),  # SGD, unlike Adam, sees the gradient's scale
-                         g_optimizer=keras.optimizers.SGD(0.1))
-
-    x = np.random.default_rng(0).uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32)
+    sgd = lambda: keras.optimizers.SGD(0.1)  # SGD, unlike Adam, sees the gradient's scale
+    makers = {
+        # the critic's gradient penalty, two critic steps
+        "wgan_gp": lambda: build_gan(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(16,), seed=0,
+                                     loss="wasserstein", d_steps=2, d_optimizer=sgd(), g_optimizer=sgd()),
+        # spectral normalization (its power-iteration state), R1, a projection discriminator
+        "spectral_r1_projection": lambda: build_conditional_gan(
+            num_classes=3, latent_dim=4, filters=4, embedding_dim=2, seed=0, conditioning="projection",
+            spectral_norm=True, r1_weight=1.0, loss="hinge", d_optimizer=sgd(), g_optimizer=sgd()),
+    }
+    rng = np.random.default_rng(0)
+    data = {"wgan_gp": (rng.uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32), None),
+            "spectral_r1_projection": (rng.uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32), np.arange(8) % 3)}
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    with strategy.scope():
-        distributed = make()
-    single = make()
-    initial = [w.numpy() for w in single.weights]
-    out = {"replicas": strategy.num_replicas_in_sync, "same_init": all(
-        np.array_equal(a.numpy(), b) for a, b in zip(distributed.weights, initial))}
-    for name, gan in [("distributed", distributed), ("single", single)]:
-        gan.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
-        out[name] = [w.numpy().tolist() for w in gan.weights]
-    out["initial"] = [w.tolist() for w in initial]
+    out = {"replicas": strategy.num_replicas_in_sync}
+    for kind, make in makers.items():
+        with strategy.scope():
+            distributed = make()
+        single = make()
+        initial = [w.numpy() for w in single.weights]
+        out[kind] = {"same_init": all(np.array_equal(a.numpy(), b) for a, b in zip(distributed.weights, initial)),
+                     "initial": [w.tolist() for w in initial]}
+        x, y = data[kind]
+        for name, gan in [("distributed", distributed), ("single", single)]:
+            gan.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+            out[kind][name] = [w.numpy().tolist() for w in gan.weights]
     print("RESULT" + json.dumps(out))
 """)
 
@@ -163,12 +197,14 @@ def test_mirrored_strategy_step_equals_single_device_step():
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert run.returncode == 0, run.stderr[-3000:]
     out = json.loads(run.stdout.split("RESULT")[-1])
-    assert out["replicas"] == 2 and out["same_init"]
-    moved = 0.0
-    for distributed, single, initial in zip(out["distributed"], out["single"], out["initial"]):
-        np.testing.assert_allclose(distributed, single, rtol=1e-4, atol=1e-6)
-        moved = max(moved, np.abs(np.array(single) - np.array(initial)).max())
-    assert moved > 1e-4, "the step changed the weights"
+    assert out["replicas"] == 2
+    for kind in ("wgan_gp", "spectral_r1_projection"):
+        assert out[kind]["same_init"], kind
+        moved = 0.0
+        for distributed, single, initial in zip(out[kind]["distributed"], out[kind]["single"], out[kind]["initial"]):
+            np.testing.assert_allclose(distributed, single, rtol=1e-4, atol=1e-6, err_msg=kind)
+            moved = max(moved, np.abs(np.array(single) - np.array(initial)).max())
+        assert moved > 1e-4, f"{kind}: the step changed the weights"
 
 
 def test_short_dcgan_run_on_fashion_mnist():
@@ -195,7 +231,8 @@ def test_short_dcgan_run_on_fashion_mnist():
     assert distances.mean() > 0.1 and distances.min() > 0.01, "samples differ from one another"
 
 
-def test_conditional_gan_follows_its_labels(tmp_path):
+@pytest.mark.parametrize("conditioning", ["channel", "projection"])
+def test_conditional_gan_follows_its_labels(tmp_path, conditioning):
     # Three classes no generator can mix up once it reads its label: bright left half,
     # bright right half, bright top half.
     keras.utils.set_random_seed(0)
@@ -206,7 +243,7 @@ def test_conditional_gan_follows_its_labels(tmp_path):
     images = (prototypes[labels] + noise).astype(np.float32)
     adam = lambda: keras.optimizers.Adam(1e-3, beta_1=0.5)  # noqa: E731  (faster than 2e-4 for a short test)
     gan = build_conditional_gan(num_classes=3, latent_dim=16, filters=16, embedding_dim=8, seed=0,
-                                d_optimizer=adam(), g_optimizer=adam())
+                                conditioning=conditioning, d_optimizer=adam(), g_optimizer=adam())
     wanted = np.repeat(np.arange(3), 20)
 
     def accuracy():  # nearest prototype, in [0, 1] units
@@ -222,6 +259,8 @@ def test_conditional_gan_follows_its_labels(tmp_path):
     gan.save(tmp_path / "cgan.keras")
     loaded = keras.models.load_model(tmp_path / "cgan.keras")
     assert type(loaded) is ConditionalGAN and loaded.num_classes == 3
+    np.testing.assert_array_equal(loaded.discriminator([images[:4], labels[:4]]),
+                                  gan.discriminator([images[:4], labels[:4]]))
     np.testing.assert_array_equal(loaded.generate(wanted, seed=2), gan.generate(wanted, seed=2))
 
 
@@ -291,6 +330,12 @@ def test_bad_arguments_give_clear_errors():
         tiny_gan(loss="hinge", label_smoothing=0.1)
     with pytest.raises(ValueError, match="ema must be None or a decay in"):
         tiny_gan(ema=1.0)
+    with pytest.raises(ValueError, match="r1_weight must be a number >= 0, got -1.0"):
+        tiny_gan(r1_weight=-1.0)
+    with pytest.raises(TypeError, match="spectral_norm must be True or False, got 'yes'"):
+        build_dcgan(spectral_norm="yes")
+    with pytest.raises(ValueError, match=r"conditioning must be one of \('channel', 'projection'\), got 'concat'"):
+        build_conditional_gan(conditioning="concat")
     adam = keras.optimizers.Adam()
     with pytest.raises(ValueError, match="two optimizer instances"):
         tiny_gan(d_optimizer=adam, g_optimizer=adam)

@@ -1,8 +1,9 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from keras_gen import ImageCorruption, corrupt
+from keras_gen import ImageCorruption, SpectralConv2D, SpectralDense, corrupt
 
 
 @pytest.fixture
@@ -59,3 +60,73 @@ def test_bad_arguments():
         ImageCorruption("mask", 1.5)
     with pytest.raises(ValueError, match="stddev amount >= 0, got -0.1"):
         corrupt(np.zeros((1, 2, 2, 1), np.float32), "gaussian", -0.1)
+
+
+# ----------------------------------------------------------------- spectral normalization
+
+
+def _unit(x):
+    return x / np.sqrt((x**2).sum() + 1e-12)
+
+
+def test_spectral_dense_one_power_iteration_by_hand_and_convergence_to_the_largest_singular_value():
+    rng = np.random.default_rng(0)
+    w, b, x = rng.normal(size=(6, 3)), rng.normal(size=(3,)), rng.normal(size=(4, 6))
+    layer = SpectralDense(3, u_seed=1)
+    layer.build((None, 6))
+    layer.kernel.assign(w)
+    layer.bias.assign(b)
+    u0 = layer.spectral_u.numpy().astype(np.float64)
+    v = _unit(u0 @ w.T)
+    u1 = _unit(v @ w)
+    sigma = (v @ w @ u1.T).item()  # one power iteration, the paper's Algorithm 1
+    out = keras.ops.convert_to_numpy(layer(x.astype(np.float32), training=True))
+    np.testing.assert_allclose(out, x @ (w / sigma) + b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer.spectral_u.numpy(), u1, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(layer.kernel.numpy(), w, rtol=1e-6)  # the trainable kernel is not overwritten
+    stored = layer.spectral_u.numpy()
+    layer(x.astype(np.float32), training=False)
+    np.testing.assert_array_equal(layer.spectral_u.numpy(), stored)  # inference does not move u
+    for _ in range(30):
+        layer(x.astype(np.float32), training=True)
+    largest = np.linalg.svd(w, compute_uv=False)[0]
+    out = keras.ops.convert_to_numpy(layer(x.astype(np.float32), training=True))
+    np.testing.assert_allclose(out, x @ (w / largest) + b, rtol=1e-4, atol=1e-5)
+    assert abs(largest - sigma) > 0.05, "the test tells one iteration from the converged value"
+
+
+def test_spectral_conv2d_normalizes_the_kernel_read_as_a_matrix_and_gradients_flow_through_sigma():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 6, 6, 2)).astype(np.float32)
+    layer = SpectralConv2D(3, 3, strides=2, padding="same", u_seed=0)
+    plain = keras.layers.Conv2D(3, 3, strides=2, padding="same")
+    layer.build(x.shape), plain.build(x.shape)
+    for _ in range(40):
+        layer(x, training=True)
+    w = layer.kernel.numpy()
+    largest = np.linalg.svd(w.reshape(-1, 3), compute_uv=False)[0]
+    plain.set_weights([w / largest, layer.bias.numpy()])
+    np.testing.assert_allclose(layer(x, training=False), plain(x), rtol=1e-4, atol=1e-5)
+    # d/dW sum(conv(x, W / sigma(W))): not the same as with sigma held fixed.
+    with tf.GradientTape(persistent=True) as tape:
+        through = tf.reduce_sum(layer(x, training=False))
+        fixed = tf.reduce_sum(layer.convolution_op(x, layer.kernel / float(largest)))
+    difference = np.abs(tape.gradient(through, layer.kernel) - tape.gradient(fixed, layer.kernel)).max()
+    assert difference > 1e-3, difference
+
+
+def test_spectral_layers_save_and_reload_with_their_power_iteration_state(tmp_path):
+    image = keras.Input((8, 8, 1))
+    y = SpectralConv2D(4, 3, strides=2, padding="same", u_seed=3, name="conv")(image)
+    model = keras.Model(image, SpectralDense(1, u_seed=4, name="logit")(keras.layers.Flatten()(y)))
+    x = np.random.default_rng(2).normal(size=(5, 8, 8, 1)).astype(np.float32)
+    model(x, training=True)
+    model.save(tmp_path / "d.keras")
+    loaded = keras.models.load_model(tmp_path / "d.keras")
+    for name in ("conv", "logit"):
+        original, restored = model.get_layer(name), loaded.get_layer(name)
+        np.testing.assert_array_equal(restored.spectral_u.numpy(), original.spectral_u.numpy())
+        assert restored.get_config()["u_seed"] == original.get_config()["u_seed"]
+    np.testing.assert_array_equal(loaded(x, training=True), model(x, training=True))
+    with pytest.raises(ValueError, match="channels_last' only"):
+        SpectralConv2D(4, 3, data_format="channels_first")
