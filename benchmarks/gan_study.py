@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from common import benchmark_parser, dated_header, machine  # noqa: E402
@@ -321,6 +322,9 @@ def main(argv=None):
                         help="measure each config's training images/s (run on an otherwise idle machine)")
     parser.add_argument("--rate-steps", type=int, default=40, help="steps per timing window (default: 40)")
     parser.add_argument("--rate-windows", type=int, default=3, help="timing windows; the best counts (default: 3)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="TensorFlow threads per run (default: TensorFlow's). Runs are scored at step counts, so "
+                             "two studies with --threads 1 side by side give the same results as one at a time")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.report:
@@ -334,6 +338,9 @@ def main(argv=None):
     if args.quick:
         args.rate_steps, args.rate_windows = 3, 1
     if args.one:
+        if args.threads is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
         return measure_rate(args) if args.measure_rates else run_one(args)
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in ([args.seeds[0]] if args.measure_rates else args.seeds):
@@ -343,6 +350,7 @@ def main(argv=None):
                        str(args.points), "--num-samples", str(args.num_samples), "--out", str(args.out),
                        "--rate-steps", str(args.rate_steps), "--rate-windows", str(args.rate_windows)]
             command += (["--quick"] if args.quick else []) + (["--measure-rates"] if args.measure_rates else [])
+            command += [] if args.threads is None else ["--threads", str(args.threads)]
             print(f"{args.model} {config} seed {seed} ({args.split}{', rate' if args.measure_rates else ''})",
                   flush=True)
             subprocess.run(command, check=True)
