@@ -110,7 +110,13 @@ class GAN(GenerativeModel):
             ema: None, or a decay in (0, 1) such as 0.999: keeps ``ema_generator``, an
                 exponential moving average of the generator's weights (batch-norm
                 statistics copied), updated after each generator step and used by
-                ``generate``/``sample``. Each ``compile`` restarts it from the generator.
+                ``generate``/``sample``. At generator step t the decay is
+                ``min(ema, (1 + t) / (10 + t))`` (the warm-up of TensorFlow's
+                ``ExponentialMovingAverage(num_updates=t)``), so early in training the
+                average follows the generator instead of staying near its random
+                start: with 0.999 and no warm-up, half of the average is still the
+                initial weights after 700 steps. Each ``compile`` restarts it from the
+                generator.
             **kwargs: ``jit_compile``, ``run_eagerly``, ``steps_per_execution``.
         """
         check_gan_loss(loss, label_smoothing)
@@ -215,8 +221,10 @@ class GAN(GenerativeModel):
         return loss
 
     def _update_ema(self):
+        step = keras.ops.cast(self.g_optimizer.iterations, "float32")  # t >= 1: the generator step just taken
+        decay = keras.ops.minimum(self.ema, (1.0 + step) / (10.0 + step))
         for ema_weight, weight in zip(self.ema_generator.weights, self.generator.weights):
-            ema_weight.assign(self.ema * ema_weight + (1.0 - self.ema) * weight if weight.trainable else weight)
+            ema_weight.assign(decay * ema_weight + (1.0 - decay) * weight if weight.trainable else weight)
 
     # Subclasses with labels override these three.
     def _unpack(self, data):
@@ -339,6 +347,60 @@ class ConditionalGAN(GAN):
 
 # ------------------------------------------------------------------------------ builders
 
+# Settings each builder starts from: ``preset="default"`` (chosen by measured sample
+# quality per second of CPU training, benchmarks/gan_study.py; the README's "GAN
+# defaults" gives the numbers) or a classic paper's settings. Explicit builder arguments
+# override the preset's. ``batch_size`` is the batch the preset was measured with (the
+# recipes' default); builders do not use it.
+RADFORD = {"filters": 64, "spectral_norm": False, "loss": "non_saturating", "d_steps": 1, "r1_weight": 0.0,
+           "ema": None, "d_learning_rate": 2e-4, "g_learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
+           "batch_size": 64}  # Radford et al. 2016
+PRESETS = {
+    "gan": {"default": {"hidden_units": (256, 512), **{k: v for k, v in RADFORD.items() if k not in (
+                "filters", "spectral_norm")}},
+            "goodfellow": {"hidden_units": (256, 512), **{k: v for k, v in RADFORD.items() if k not in (
+                "filters", "spectral_norm")}}},
+    "dcgan": {"default": dict(RADFORD), "radford": dict(RADFORD)},
+    "conditional_gan": {"default": {**RADFORD, "conditioning": "channel"},
+                        "radford": {**RADFORD, "conditioning": "channel"}},
+    "wgan_gp": {"default": {"filters": 32, "loss": "wasserstein", "d_steps": 3, "gp_weight": 10.0, "ema": None,
+                            "d_learning_rate": 2e-4, "g_learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.9,
+                            "batch_size": 64},
+                "gulrajani": {"filters": 64, "loss": "wasserstein", "d_steps": 5, "gp_weight": 10.0, "ema": None,
+                              "d_learning_rate": 1e-4, "g_learning_rate": 1e-4, "beta_1": 0.0, "beta_2": 0.9,
+                              "batch_size": 64}},  # Gulrajani et al. 2017, Algorithm 1
+}
+NETWORK_SETTINGS = ("hidden_units", "filters", "spectral_norm", "conditioning")
+COMPILE_SETTINGS = ("loss", "d_steps", "gp_weight", "r1_weight", "ema")
+
+
+def preset_settings(family, preset="default"):
+    """A copy of the settings of ``preset`` for ``family`` (``"gan"``, ``"dcgan"``,
+    ``"conditional_gan"``, ``"wgan_gp"``); see ``PRESETS``."""
+    if family not in PRESETS:
+        raise ValueError(f"family must be one of {sorted(PRESETS)}, got {family!r}.")
+    if preset not in PRESETS[family]:
+        raise ValueError(f"preset must be one of {sorted(PRESETS[family])} for {family}, got {preset!r}.")
+    return dict(PRESETS[family][preset])
+
+
+def settings_arguments(settings):
+    """``(network arguments, compile arguments)`` of a settings dict (a preset's, maybe
+    changed): the builder's network arguments, and ``GAN.compile``'s with two new Adam
+    optimizers made from the learning rates and betas."""
+    adam = lambda rate: keras.optimizers.Adam(rate, beta_1=settings["beta_1"], beta_2=settings["beta_2"])  # noqa: E731
+    network = {k: settings[k] for k in NETWORK_SETTINGS if k in settings}
+    compiled = {k: settings[k] for k in COMPILE_SETTINGS if k in settings}
+    return network, {**compiled, "d_optimizer": adam(settings["d_learning_rate"]),
+                     "g_optimizer": adam(settings["g_learning_rate"])}
+
+
+def _from_preset(family, preset, given, compile_args):
+    """The builder's network arguments (``given`` where not None, else the preset's) and
+    compile arguments (the preset's, overridden by ``compile_args``)."""
+    network, compiled = settings_arguments(preset_settings(family, preset))
+    return {k: (network[k] if v is None else v) for k, v in given.items()}, {**compiled, **compile_args}
+
 
 def _mlp_networks(input_shape, latent_dim, hidden_units, seed):
     init = seeded_initializer(keras.initializers.GlorotUniform, seed)
@@ -362,7 +424,7 @@ def _compiled(gan, compile_args):
     return gan
 
 
-def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=(256, 512), seed=None, name="gan",
+def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=None, preset="default", seed=None, name="gan",
               **compile_args):
     """Builds and compiles the original MLP GAN (Goodfellow et al. 2014): G has Dense
     ``hidden_units`` with LeakyReLU(0.2) and a tanh output; D mirrors them down to a logit.
@@ -370,13 +432,19 @@ def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=(256, 512), 
     Args:
         input_shape: ``(H, W, C)`` of images in [-1, 1].
         latent_dim: size of z.
-        hidden_units: generator layer sizes; the discriminator uses them reversed.
+        hidden_units: generator layer sizes; the discriminator uses them reversed
+            (default: the preset's).
+        preset: ``"default"`` or ``"goodfellow"``: the starting settings (``PRESETS``);
+            the arguments given override them.
         seed: seed of the initial weights and of the training noise.
-        **compile_args: ``GAN.compile`` arguments (loss, optimizers, d_steps, ema, ...).
+        **compile_args: ``GAN.compile`` arguments (loss, optimizers, d_steps, ema, ...),
+            over the preset's.
 
     Returns:
         A compiled ``GAN`` with ``.generator`` (z -> image) and ``.discriminator``.
     """
+    network, compile_args = _from_preset("gan", preset, {"hidden_units": hidden_units}, compile_args)
+    hidden_units = network["hidden_units"]
     shape = check_input_shape(input_shape)
     check_positive_int("latent_dim", latent_dim)
     for units in hidden_units:
@@ -385,28 +453,33 @@ def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=(256, 512), 
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
 
 
-def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=64, spectral_norm=False, seed=None, name="dcgan",
-                **compile_args):
+def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=None, spectral_norm=None, preset="default", seed=None,
+                name="dcgan", **compile_args):
     """Builds and compiles a DCGAN (see ``keras_gen.networks.dcgan_networks``).
 
     Args:
         input_shape: ``(size, size, C)`` of images in [-1, 1], size 28, 32 or 64.
         filters: width of D's first layer, doubled at each stage; G mirrors D.
         spectral_norm: spectral normalization on D's layers instead of batch norm
-            (Miyato et al. 2018), usually with ``loss="hinge"``.
+            (Miyato et al. 2018).
+        preset: ``"default"`` or ``"radford"`` (Radford et al. 2016); ``filters`` and
+            ``spectral_norm`` default to the preset's.
         latent_dim, seed, compile_args: see ``build_gan``.
 
     Returns:
         A compiled ``GAN``.
     """
+    network, compile_args = _from_preset("dcgan", preset, {"filters": filters, "spectral_norm": spectral_norm},
+                                         compile_args)
+    filters, spectral_norm = network["filters"], network["spectral_norm"]
     shape = check_dcgan_arguments(input_shape, latent_dim, filters)
     check_bool("spectral_norm", spectral_norm)
     generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed, spectral_norm=spectral_norm)
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
 
 
-def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=100, filters=64, embedding_dim=50,
-                          conditioning="channel", spectral_norm=False, seed=None, name="conditional_gan",
+def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=100, filters=None, embedding_dim=50,
+                          conditioning=None, spectral_norm=None, preset="default", seed=None, name="conditional_gan",
                           **compile_args):
     """Builds and compiles a class-conditional DCGAN (Mirza and Osindero 2014).
 
@@ -415,11 +488,16 @@ def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=10
         embedding_dim: size of the label embedding joined to z.
         conditioning: how D sees the label: ``"channel"`` (a learned per-class image
             plane as an extra channel) or ``"projection"`` (Miyato and Koyama 2018).
+        preset: ``"default"`` or ``"radford"``; ``filters``, ``conditioning`` and
+            ``spectral_norm`` default to the preset's.
         input_shape, latent_dim, filters, spectral_norm, seed, compile_args: see ``build_dcgan``.
 
     Returns:
         A compiled ``ConditionalGAN``; both networks take a second input, ``label``.
     """
+    given = {"filters": filters, "spectral_norm": spectral_norm, "conditioning": conditioning}
+    network, compile_args = _from_preset("conditional_gan", preset, given, compile_args)
+    filters, spectral_norm, conditioning = network["filters"], network["spectral_norm"], network["conditioning"]
     shape = check_dcgan_arguments(input_shape, latent_dim, filters)
     check_num_classes(num_classes)
     check_positive_int("embedding_dim", embedding_dim)
@@ -431,15 +509,22 @@ def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=10
     return _compiled(gan, compile_args)
 
 
-def build_wgan_gp(input_shape=(28, 28, 1), latent_dim=100, filters=64, seed=None, name="wgan_gp", **compile_args):
+def build_wgan_gp(input_shape=(28, 28, 1), latent_dim=100, filters=None, preset="default", seed=None, name="wgan_gp",
+                  **compile_args):
     """Builds and compiles a WGAN-GP (Gulrajani et al. 2017): DCGAN networks whose critic
-    has no batch normalization (the penalty needs per-example gradients), the Wasserstein
-    loss, ``gp_weight=10``, ``d_steps=5`` and Adam(1e-4, beta_1=0, beta_2=0.9) for both
-    networks (the paper's Algorithm 1). ``compile_args`` override these; the other
-    arguments are ``build_dcgan``'s. Returns a compiled ``GAN``.
+    has no batch normalization (the penalty needs per-example gradients) and the
+    Wasserstein loss with the gradient penalty.
+
+    Args:
+        preset: ``"default"`` or ``"gulrajani"`` (the paper's Algorithm 1: 5 critic
+            updates per generator update, Adam(1e-4, beta_1=0, beta_2=0.9), gp_weight
+            10, 64 filters); ``filters`` defaults to the preset's.
+        input_shape, latent_dim, filters, seed, compile_args: see ``build_dcgan``.
+
+    Returns:
+        A compiled ``GAN``.
     """
-    shape = check_dcgan_arguments(input_shape, latent_dim, filters)
-    generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed, batch_norm=False)
-    adam = lambda: keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)  # noqa: E731
-    defaults = {"loss": "wasserstein", "d_steps": 5, "gp_weight": 10.0, "d_optimizer": adam(), "g_optimizer": adam()}
-    return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), {**defaults, **compile_args})
+    network, compile_args = _from_preset("wgan_gp", preset, {"filters": filters}, compile_args)
+    shape = check_dcgan_arguments(input_shape, latent_dim, network["filters"])
+    generator, discriminator = dcgan_networks(shape, latent_dim, network["filters"], seed, batch_norm=False)
+    return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)

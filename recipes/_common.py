@@ -26,9 +26,11 @@ from keras_gen.autoregressive import exact_nll
 from keras_gen.callbacks import ChiefBackupAndRestore, KLWarmUp, ModeCollapseMonitor, SampleGrid, StopOnNonFinite
 from keras_gen.errors import DistributeError, NonFiniteModelError
 from keras_gen.export import export_model
+from keras_gen.gan import PRESETS, preset_settings
 from keras_gen.latent import INTERPOLATIONS, interpolate
 from keras_gen.layout import METADATA_FILE
 from keras_gen.losses import GAN_LOSSES
+from keras_gen.networks import CONDITIONINGS
 from keras_gen.vae import evaluate_likelihood
 
 
@@ -54,7 +56,8 @@ def recipe_parser(doc, name, epochs, latent_dim=None, batch_size=128, dataset="m
                         help=f"mnist, fashion_mnist, cifar10, a TFDS name or an image folder (default: {dataset})")
     parser.add_argument("--data-dir", default=None, help="folder holding the dataset's files, tried first")
     parser.add_argument("--epochs", type=_positive_int, default=epochs, help=f"default: {epochs}")
-    parser.add_argument("--batch-size", type=_positive_int, default=batch_size, help=f"default: {batch_size}")
+    parser.add_argument("--batch-size", type=_positive_int, default=batch_size,
+                        help=f"default: {'the preset' + chr(39) + 's' if batch_size is None else batch_size}")
     if latent_dim is not None:
         parser.add_argument("--latent-dim", type=_positive_int, default=latent_dim, help=f"default: {latent_dim}")
     parser.add_argument("--out", type=Path, default=Path("outputs") / name,
@@ -307,17 +310,56 @@ def finish_vae(vae, history, data, args):
 # ----------------------------------------------------------------------------- GANs
 
 
-def add_gan_flags(parser, loss="non_saturating", d_steps=1, sample_every=1, gan_settings=True):
+def _non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def add_gan_flags(parser, family=None, sample_every=1):
     """Adds the flags every adversarial recipe takes: sample grids, TensorBoard,
-    backup/resume and the number of samples scored; with ``gan_settings`` (the ``GAN``
-    models) also loss, d_steps and EMA."""
-    if gan_settings:
-        parser.add_argument("--loss", choices=GAN_LOSSES, default=loss, help=f"GAN loss (default: {loss})")
-        parser.add_argument("--d-steps", type=_positive_int, default=d_steps,
-                            help=f"discriminator updates per generator update (default: {d_steps})")
+    backup/resume and the number of samples scored; with ``family`` (a key of
+    ``keras_gen.gan.PRESETS``) also ``--preset`` and one flag per setting of its presets
+    (network, loss, optimizers, EMA...), each defaulting to the preset's (see
+    ``gan_settings``)."""
+    if family is not None:
+        presets = PRESETS[family]
+        default, classic = presets["default"], ", ".join(sorted(set(presets) - {"default"}))
+        parser.add_argument("--preset", choices=sorted(presets), default="default",
+                            help="starting settings, which the flags below change: default (chosen by measured sample "
+                                 f"quality per second of CPU training, see the README) or {classic} (the paper's)")
+        given = "(default: the preset's)"
+        if "hidden_units" in default:
+            parser.add_argument("--hidden-units", type=_positive_int, nargs="+", default=None,
+                                help=f"generator layer sizes; the discriminator uses them reversed {given}")
+        if "filters" in default:
+            parser.add_argument("--filters", type=_positive_int, default=None,
+                                help=f"width of D's first layer, doubled per stage; G mirrors D {given}")
+        if "spectral_norm" in default:
+            parser.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=None,
+                                help=f"spectral normalization in D instead of batch norm {given}")
+        if "conditioning" in default:
+            parser.add_argument("--conditioning", choices=CONDITIONINGS, default=None,
+                                help=f"how D sees the label: an extra image channel or projection {given}")
+        parser.add_argument("--loss", choices=GAN_LOSSES, default=None, help=f"GAN loss {given}")
+        parser.add_argument("--d-steps", type=_positive_int, default=None,
+                            help=f"discriminator updates per generator update {given}")
+        if "gp_weight" in default:
+            parser.add_argument("--gp-weight", type=_non_negative_float, default=None,
+                                help=f"weight of the gradient penalty {given}")
+        if "r1_weight" in default:
+            parser.add_argument("--r1-weight", type=_non_negative_float, default=None,
+                                help=f"gamma of the R1 penalty on real images, 0 for none {given}")
         parser.add_argument("--ema", type=float, default=None,
                             help="sample from an exponential moving average of the generator's weights with this "
-                                 "decay, e.g. 0.999 (default: off)")
+                                 f"decay, e.g. 0.999; 0 turns it off {given}")
+        for net in ("d", "g"):
+            parser.add_argument(f"--{net}-learning-rate", type=float, default=None,
+                                help=f"Adam's learning rate for {'D' if net == 'd' else 'G'} {given}")
+        for beta in ("beta_1", "beta_2"):
+            parser.add_argument(f"--{beta.replace('_', '-')}", type=float, default=None,
+                                help=f"Adam's {beta}, both networks {given}")
     parser.add_argument("--sample-every", type=_positive_int, default=sample_every,
                         help=f"write a sample grid from fixed noise every N epochs (default: {sample_every})")
     parser.add_argument("--tensorboard", type=Path, default=None,
@@ -329,6 +371,34 @@ def add_gan_flags(parser, loss="non_saturating", d_steps=1, sample_every=1, gan_
                         help="generated and test images for FID, KID and the other sample-quality scores at the end "
                              "(default: 2000, at most the test split's size)")
     return parser
+
+
+def gan_settings(args, family):
+    """The settings of ``--preset`` with the flags given; sets ``args.batch_size`` to the
+    preset's when ``--batch-size`` was not given. Returns the settings dict (pass it to
+    ``keras_gen.gan.settings_arguments`` for the builder)."""
+    settings = preset_settings(family, args.preset)
+    for key in settings:
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = tuple(value) if key == "hidden_units" else value
+    if args.ema is not None:
+        if args.ema != 0 and not 0.0 < args.ema < 1.0:
+            raise SystemExit(f"error: --ema must be 0 (off) or a decay in (0, 1) such as 0.999, got {args.ema}")
+        settings["ema"] = args.ema or None
+    for key in ("d_learning_rate", "g_learning_rate", "beta_1", "beta_2"):
+        if key.endswith("rate") and not settings[key] > 0 or key.startswith("beta") and not 0 <= settings[key] < 1:
+            wanted = "> 0" if key.endswith("rate") else "in [0, 1)"
+            raise SystemExit(f"error: --{key.replace('_', '-')} must be {wanted}, got {settings[key]}")
+    if args.batch_size is None:
+        args.batch_size = settings["batch_size"]
+    settings["batch_size"] = args.batch_size
+    return settings
+
+
+def describe_settings(settings):
+    """One line of the settings (the batch size aside), for the printed protocol."""
+    return ", ".join(f"{k} {'off' if v is None else v}" for k, v in settings.items() if k != "batch_size")
 
 
 def report_sample_quality(gan, data, args):
@@ -361,13 +431,6 @@ def report_sample_quality(gan, data, args):
           f"KID: {protocol['kid_subsets']} subsets of {protocol['kid_subset_size']}; precision/recall: "
           f"k={protocol['k']}; {args.epochs} epochs on {data.info.num_examples} train images")
     return scores
-
-
-def gan_compile_args(args):
-    """``GAN.compile`` arguments from the flags (only those given, so builders keep their defaults)."""
-    if args.ema is not None and not 0.0 < args.ema < 1.0:
-        raise SystemExit(f"error: --ema must be a decay in (0, 1) such as 0.999, got {args.ema}")
-    return {"loss": args.loss, "d_steps": args.d_steps, "ema": args.ema}
 
 
 def gan_callbacks(args, gan, data):

@@ -20,22 +20,31 @@ quiet_tensorflow()  # before TensorFlow loads: this script shows its own output,
 import numpy as np
 
 from keras_gen import build_conditional_gan, plotting
-from keras_gen.recipes._common import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
+from keras_gen.gan import settings_arguments
+from keras_gen.recipes._common import (
+    add_gan_flags,
+    describe_settings,
+    finish_gan,
+    fit_gan,
+    gan_settings,
+    prepare,
+    recipe_parser,
+)
 
 CLASS_PAIRS = ((1, 7), (3, 8), (4, 9), (0, 6), (2, 5))  # classes that share strokes (digit ids; any 10-class set)
 
 
 def main(argv=None):
-    parser = add_gan_flags(recipe_parser(__doc__, "conditional_gan", epochs=15, latent_dim=100, batch_size=64))
-    parser.add_argument("--filters", type=int, default=64,
-                        help="width of D's first layer, doubled per stage (default: 64)")
+    parser = add_gan_flags(recipe_parser(__doc__, "conditional_gan", epochs=15, latent_dim=100, batch_size=None),
+                           "conditional_gan")
     args = parser.parse_args(argv)
-    compile_args = gan_compile_args(args)
+    settings = gan_settings(args, "conditional_gan")
     data = prepare(args, labels=True, value_range=(-1.0, 1.0))
     num_classes = len(data.test_info.class_names)
 
+    network, compile_args = settings_arguments(settings)
     gan = build_conditional_gan(data.image_shape, num_classes=num_classes, latent_dim=args.latent_dim,
-                                filters=args.filters, seed=args.seed, **compile_args)
+                                seed=args.seed, **network, **compile_args)
     history, stop = fit_gan(gan, data, args)
 
     names = data.test_info.class_names
@@ -47,7 +56,7 @@ def main(argv=None):
             for i, (a, b) in enumerate(pairs)}
     plotting.plot_image_rows(rows, title="Class interpolation: label embedding from one class to another, z fixed",
                              path=data.out / "class_interpolation.png")
-    return finish_gan(gan, history, stop, data, args)
+    return finish_gan(gan, history, stop, data, args, describe_settings(settings))
 
 
 if __name__ == "__main__":

@@ -20,21 +20,28 @@ from keras_gen_cli import quiet_tensorflow  # isort: skip
 quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_dcgan
-from keras_gen.recipes._common import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
+from keras_gen.gan import settings_arguments
+from keras_gen.recipes._common import (
+    add_gan_flags,
+    describe_settings,
+    finish_gan,
+    fit_gan,
+    gan_settings,
+    prepare,
+    recipe_parser,
+)
 
 
 def main(argv=None):
-    parser = add_gan_flags(recipe_parser(__doc__, "dcgan", epochs=15, latent_dim=100, batch_size=64))
-    parser.add_argument("--filters", type=int, default=64,
-                        help="width of D's first layer, doubled per stage (default: 64)")
+    parser = add_gan_flags(recipe_parser(__doc__, "dcgan", epochs=15, latent_dim=100, batch_size=None), "dcgan")
     args = parser.parse_args(argv)
-    compile_args = gan_compile_args(args)
+    settings = gan_settings(args, "dcgan")
     data = prepare(args, labels=True, value_range=(-1.0, 1.0))
 
-    gan = build_dcgan(data.image_shape, latent_dim=args.latent_dim, filters=args.filters, seed=args.seed,
-                      **compile_args)
+    network, compile_args = settings_arguments(settings)
+    gan = build_dcgan(data.image_shape, latent_dim=args.latent_dim, seed=args.seed, **network, **compile_args)
     history, stop = fit_gan(gan, data, args)
-    return finish_gan(gan, history, stop, data, args)
+    return finish_gan(gan, history, stop, data, args, describe_settings(settings))
 
 
 if __name__ == "__main__":

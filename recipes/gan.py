@@ -18,21 +18,29 @@ from keras_gen_cli import quiet_tensorflow  # isort: skip
 quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_gan
-from keras_gen.recipes._common import add_gan_flags, finish_gan, fit_gan, gan_compile_args, prepare, recipe_parser
+from keras_gen.gan import settings_arguments
+from keras_gen.recipes._common import (
+    add_gan_flags,
+    describe_settings,
+    finish_gan,
+    fit_gan,
+    gan_settings,
+    prepare,
+    recipe_parser,
+)
 
 
 def main(argv=None):
-    parser = add_gan_flags(recipe_parser(__doc__, "gan", epochs=60, latent_dim=100, batch_size=64), sample_every=10)
-    parser.add_argument("--hidden-units", type=int, nargs="+", default=[256, 512],
-                        help="generator layer sizes; the discriminator uses them reversed (default: 256 512)")
+    parser = add_gan_flags(recipe_parser(__doc__, "gan", epochs=60, latent_dim=100, batch_size=None), "gan",
+                           sample_every=10)
     args = parser.parse_args(argv)
-    compile_args = gan_compile_args(args)
+    settings = gan_settings(args, "gan")
     data = prepare(args, labels=True, value_range=(-1.0, 1.0))
 
-    gan = build_gan(data.image_shape, latent_dim=args.latent_dim, hidden_units=args.hidden_units, seed=args.seed,
-                    **compile_args)
+    network, compile_args = settings_arguments(settings)
+    gan = build_gan(data.image_shape, latent_dim=args.latent_dim, seed=args.seed, **network, **compile_args)
     history, stop = fit_gan(gan, data, args)
-    return finish_gan(gan, history, stop, data, args)
+    return finish_gan(gan, history, stop, data, args, describe_settings(settings))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from keras_gen.xicfg import APPROXIMATORS, ETA, STAGES
 
 def main(argv=None):
     parser = recipe_parser(__doc__, "xicfg", epochs=5, latent_dim=100, batch_size=64)
-    parser = add_gan_flags(parser, gan_settings=False)
+    parser = add_gan_flags(parser)
     parser.add_argument("--approximator", choices=APPROXIMATORS, default="dense",
                         help="G~: a DCGAN generator (conv) or a fully connected network with shortcuts (dense) "
                              "(default: dense, the faster learner on a CPU: see benchmarks/results/xicfg_race.md)")

@@ -141,14 +141,21 @@ def test_d_steps_discriminator_updates_per_generator_update():
     assert int(gan.d_optimizer.iterations) == 15
 
 
-def test_ema_generator_is_a_moving_average():
+def test_ema_generator_is_a_moving_average_with_a_warm_up():
     gan = tiny_gan(ema=0.9)
     before = [w.numpy() for w in gan.generator.weights]
     np.testing.assert_array_equal(gan.ema_generator.weights[0].numpy(), before[0])
     gan.fit(images_in_range(16), batch_size=16, epochs=1, verbose=0)
+    decay = min(0.9, 2 / 11)  # generator step t = 1: min(ema, (1 + t) / (10 + t))
+    for ema, w0, w1 in zip(gan.ema_generator.weights, before, gan.generator.weights):
+        np.testing.assert_allclose(ema.numpy(), decay * w0 + (1 - decay) * w1.numpy(), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(before[0], gan.generator.weights[0].numpy())
+    # Late in training the decay is the one asked for: at t = 1000, (1 + t) / (10 + t) > 0.9.
+    gan.g_optimizer.iterations.assign(999)
+    before = [w.numpy() for w in gan.ema_generator.weights]
+    gan.fit(images_in_range(16), batch_size=16, epochs=1, verbose=0)
     for ema, w0, w1 in zip(gan.ema_generator.weights, before, gan.generator.weights):
         np.testing.assert_allclose(ema.numpy(), 0.9 * w0 + 0.1 * w1.numpy(), rtol=1e-5, atol=1e-7)
-    assert not np.allclose(before[0], gan.generator.weights[0].numpy())
     z = gan.latent_vectors(4, seed=1)
     expected = (keras.ops.convert_to_numpy(gan.ema_generator(z)) + 1) / 2
     np.testing.assert_allclose(gan.generate(z=z), expected, rtol=1e-6)  # generate uses the EMA copy, in [0, 1]
