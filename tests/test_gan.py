@@ -15,6 +15,7 @@ from keras_gen import datasets
 from keras_gen.callbacks import ModeCollapseMonitor, SampleGrid, StopOnNonFinite, mean_pairwise_distance
 from keras_gen.gan import (
     GAN,
+    PRESETS,
     ConditionalGAN,
     build_conditional_gan,
     build_dcgan,
@@ -22,6 +23,7 @@ from keras_gen.gan import (
     build_wgan_gp,
 )
 from keras_gen.latent import interpolate, vector_arithmetic
+from keras_gen.layers import SpectralConv2D
 from keras_gen.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from keras_gen.plotting import tile_images
 
@@ -297,14 +299,54 @@ def test_save_and_load_restore_the_model_and_its_training_state(tmp_path):
 
 def test_wgan_gp_trains_with_its_defaults():
     gan = build_wgan_gp(latent_dim=8, filters=4, seed=0)
+    steps = PRESETS["wgan_gp"]["default"]["d_steps"]
     history = gan.fit(images_in_range(32, (28, 28, 1)), batch_size=16, epochs=1, verbose=0)
-    assert (gan.gan_loss, int(gan.d_optimizer.iterations), int(gan.g_optimizer.iterations)) == ("wasserstein", 10, 2)
+    assert (gan.gan_loss, int(gan.d_optimizer.iterations), int(gan.g_optimizer.iterations)) == ("wasserstein",
+                                                                                              2 * steps, 2)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in gan.discriminator.layers)
     # The fresh critic's input gradients are tiny (N(0, 0.02) weights), so its penalty
     # (||grad|| - 1)^2 is close to 1: d_loss = E[D(fake)] - E[D(real)] + 10 * penalty ~ 10.
     d_loss, d_real, d_fake = (history.history[k][0] for k in ("d_loss", "d_real", "d_fake"))
     assert abs(d_real) < 0.1 and abs(d_fake) < 0.1, "raw critic scores, not probabilities"
     assert 8.0 < d_loss - (d_fake - d_real) < 10.1, d_loss
+
+
+def _adam(optimizer):
+    return (float(optimizer.learning_rate), float(optimizer.beta_1), float(optimizer.beta_2))
+
+
+def test_presets_set_the_builders_defaults_and_explicit_arguments_override_them():
+    # The classic settings, one argument away.
+    radford = build_dcgan(latent_dim=8, preset="radford", seed=0)
+    assert radford.discriminator.get_layer("discriminator_conv_0").filters == 64
+    assert (radford.gan_loss, radford.ema, radford.r1_weight) == ("non_saturating", None, 0.0)
+    assert _adam(radford.d_optimizer) == _adam(radford.g_optimizer) == pytest.approx((2e-4, 0.5, 0.999))
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in radford.discriminator.layers)
+    paper = build_wgan_gp(latent_dim=8, preset="gulrajani", seed=0)
+    assert (paper.d_steps, paper.gp_weight, paper.discriminator.get_layer("discriminator_conv_0").filters) == (
+        5, 10.0, 64)
+    assert _adam(paper.d_optimizer) == pytest.approx((1e-4, 0.0, 0.9))
+    # Each builder's default is its "default" preset, every setting of it.
+    for family, build in [("gan", build_gan), ("dcgan", build_dcgan), ("conditional_gan", build_conditional_gan),
+                          ("wgan_gp", build_wgan_gp)]:
+        settings, gan = PRESETS[family]["default"], build(latent_dim=8, seed=0)
+        assert (gan.gan_loss, gan.d_steps, gan.ema) == (settings["loss"], settings["d_steps"], settings["ema"]), family
+        assert _adam(gan.d_optimizer) == pytest.approx(
+            (settings["d_learning_rate"], settings["beta_1"], settings["beta_2"])), family
+        assert _adam(gan.g_optimizer) == pytest.approx(
+            (settings["g_learning_rate"], settings["beta_1"], settings["beta_2"])), family
+        if "filters" in settings:
+            assert gan.discriminator.get_layer("discriminator_conv_0").filters == settings["filters"], family
+        if settings.get("spectral_norm") is not None:
+            spectral = isinstance(gan.discriminator.get_layer("discriminator_conv_0"), SpectralConv2D)
+            assert spectral == settings["spectral_norm"], family
+    # Explicit arguments win over the preset, the rest stays the preset's.
+    mixed = build_dcgan(latent_dim=8, filters=8, preset="radford", ema=0.99, loss="hinge", seed=0)
+    assert (mixed.discriminator.get_layer("discriminator_conv_0").filters, mixed.ema, mixed.gan_loss) == (
+        8, 0.99, "hinge")
+    assert _adam(mixed.d_optimizer) == pytest.approx((2e-4, 0.5, 0.999))
+    with pytest.raises(ValueError, match=r"preset must be one of \['default', 'radford'\] for dcgan, got 'dcgan'"):
+        build_dcgan(preset="dcgan")
 
 
 def test_mixed_precision_training_step():

@@ -5,6 +5,8 @@ from a temporary folder, offline."""
 import keras
 import pytest
 
+from keras_gen.layers import SpectralConv2D
+
 RECIPES = {
     "dense_autoencoder": ["reconstructions.png"],
     "conv_autoencoder": ["reconstructions.png"],
@@ -73,8 +75,9 @@ def test_vae_recipe_prints_likelihoods_and_exports(tmp_path, name, recipe):
 
 GAN_RECIPES = {  # small networks so a run takes seconds; the defaults are measured in the README
     "gan": ["--hidden-units", "32", "64"],
-    "dcgan": ["--filters", "8"],
-    "conditional_gan": ["--filters", "8"],
+    "dcgan": ["--filters", "8", "--preset", "radford", "--spectral-norm", "--loss", "hinge", "--r1-weight", "0.5",
+              "--ema", "0.9", "--d-learning-rate", "3e-4"],
+    "conditional_gan": ["--filters", "8", "--conditioning", "projection"],
     "wgan_gp": ["--filters", "8", "--d-steps", "2"],
     "xicfg": ["--filters", "8", "--stages", "2", "--approximator", "conv"],
 }
@@ -105,6 +108,12 @@ def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name, re
     assert (export / "saved_model.pb").exists() and "exported for TF-Serving to" in out
     if name == "wgan_gp":
         assert (gan.gan_loss, gan.d_steps) == ("wasserstein", 2)
+    if name == "dcgan":  # --preset radford with flags over it
+        assert (gan.gan_loss, gan.ema, gan.r1_weight) == ("hinge", 0.9, 0.5)
+        assert float(gan.d_optimizer.learning_rate) == pytest.approx(3e-4)
+        assert float(gan.g_optimizer.beta_1) == pytest.approx(0.5)  # the preset's
+        assert isinstance(gan.discriminator.get_layer("discriminator_conv_0"), SpectralConv2D)
+        assert "loss hinge, d_steps 1, r1_weight 0.5, ema 0.9, d_learning_rate 0.0003" in line
     if name == "xicfg":
         assert gan.stages == 2 and int(gan.episode.numpy()) == 4  # 8 steps of 64 images: 4 episodes of 2 stages
         assert (tmp_path / "out" / "approximator_samples.png").stat().st_size > 5000
@@ -116,7 +125,13 @@ def test_gan_recipe_rejects_bad_flags(tmp_path, recipe):
     code, _, err = recipe("dcgan", "--d-steps", "0")
     assert code == 2 and "expected an integer >= 1, got 0" in err
     code, _, err = recipe("dcgan", "--ema", "1.5", "--out", tmp_path)
-    assert code == 1 and "error: --ema must be a decay in (0, 1)" in err
+    assert code == 1 and "error: --ema must be 0 (off) or a decay in (0, 1)" in err
+    code, _, err = recipe("dcgan", "--preset", "goodfellow")
+    assert code == 2 and "invalid choice: 'goodfellow' (choose from 'default', 'radford')" in err
+    code, _, err = recipe("wgan_gp", "--beta-1", "1", "--out", tmp_path)
+    assert code == 1 and "error: --beta-1 must be in [0, 1), got 1.0" in err
+    code, _, err = recipe("dcgan", "--r1-weight", "-1")
+    assert code == 2 and "expected a number >= 0, got -1" in err
     code, _, err = recipe("xicfg", "--eta", "0", "--out", tmp_path)
     assert code == 1 and "error: eta must be a number > 0" in err
 
