@@ -1,12 +1,13 @@
 """DCGAN training throughput: ``GAN.fit`` against a plain hand-written ``tf.function`` loop.
 
-    python benchmarks/gan_throughput.py                    # 5 rounds of 40 steps, batch 128
-    python benchmarks/gan_throughput.py --steps 100 --batch-size 64
+    python benchmarks/gan_throughput.py                    # build_dcgan's defaults: 5 rounds of 40 steps
+    python benchmarks/gan_throughput.py --preset radford   # the classic settings (results: gan_throughput_radford)
 
-Both train the same networks (``build_dcgan``, same seed), with the same non-saturating
-loss, Adam(2e-4, beta_1=0.5) optimizers, tf.data pipeline (Fashion-MNIST in [-1, 1]) and
-the same passes per step: one discriminator update on the real batch and fresh fakes,
-then one generator update on fresh z. The loop has no metrics, callbacks or EMA. A third
+Both train the same networks (``build_dcgan(preset=...)``, same seed), with the preset's
+loss, optimizers, discriminator steps, R1 penalty and generator EMA, the same tf.data
+pipeline (Fashion-MNIST in [-1, 1]) and the same passes per step: the discriminator
+updates on the real batch and fresh fakes, then one generator update on fresh z, then
+the EMA update. The loop has no metrics or callbacks. A third
 variant calls ``GAN.train_step`` in the same loop, to tell the step's cost from fit's.
 After one warm-up round each (tracing), the variants run ``--rounds`` timed rounds of
 ``--steps`` steps, interleaved, in the same process. Reported: the median images/s
@@ -31,47 +32,62 @@ from common import (  # noqa: E402
     write_throughput,
 )
 from keras_gen import datasets  # noqa: E402
-from keras_gen.gan import build_dcgan  # noqa: E402
-from keras_gen.losses import discriminator_loss, generator_loss  # noqa: E402
+from keras_gen.gan import PRESETS, build_dcgan, preset_settings, settings_arguments  # noqa: E402
+from keras_gen.losses import discriminator_loss, generator_loss, r1_penalty  # noqa: E402
 
 
-def gan_fit_runner(data, steps, seed):
+def gan_fit_runner(data, steps, seed, preset):
     """(wall, CPU) seconds of ``steps`` steps of ``GAN.fit``."""
     keras.utils.set_random_seed(seed)
-    return fit_runner(build_dcgan(seed=seed), data, steps)
+    return fit_runner(build_dcgan(seed=seed, preset=preset), data, steps)
 
 
-def hand_loop_runner(data, steps, seed):
-    """(wall, CPU) seconds of ``steps`` steps of the hand-written loop."""
+def hand_loop_runner(data, steps, seed, preset):
+    """(wall, CPU) seconds of ``steps`` steps of the hand-written loop: the preset's
+    networks, loss, optimizers, discriminator steps, R1 penalty and EMA, written out."""
     keras.utils.set_random_seed(seed)
-    networks = build_dcgan(seed=seed)
+    settings = preset_settings("dcgan", preset)
+    networks = build_dcgan(seed=seed, preset=preset)
     generator, discriminator, latent_dim = networks.generator, networks.discriminator, networks.latent_dim
-    d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    _, compiled = settings_arguments(settings)
+    d_optimizer, g_optimizer = compiled["d_optimizer"], compiled["g_optimizer"]
+    loss, ema = settings["loss"], settings["ema"]
+    averaged = [tf.Variable(w) for w in generator.weights] if ema else []
 
     @tf.function
     def train_step(real):
         batch = tf.shape(real)[0]
-        fake = generator(tf.random.normal((batch, latent_dim)), training=True)
-        with tf.GradientTape() as tape:
-            d_loss = discriminator_loss(discriminator(real, training=True), discriminator(fake, training=True))
-        gradients = tape.gradient(d_loss, discriminator.trainable_weights)
-        d_optimizer.apply_gradients(zip(gradients, discriminator.trainable_weights))
+        for _ in range(settings["d_steps"]):
+            fake = generator(tf.random.normal((batch, latent_dim)), training=True)
+            with tf.GradientTape() as tape:
+                if settings["r1_weight"]:
+                    r1, real_logits = r1_penalty(lambda x: discriminator(x, training=True), real)
+                else:
+                    r1, real_logits = 0.0, discriminator(real, training=True)
+                d_loss = discriminator_loss(real_logits, discriminator(fake, training=True), loss)
+                d_loss += 0.5 * settings["r1_weight"] * r1
+            gradients = tape.gradient(d_loss, discriminator.trainable_weights)
+            d_optimizer.apply_gradients(zip(gradients, discriminator.trainable_weights))
         with tf.GradientTape() as tape:
             fake = generator(tf.random.normal((batch, latent_dim)), training=True)
-            g_loss = generator_loss(discriminator(fake, training=True))
+            g_loss = generator_loss(discriminator(fake, training=True), loss)
         gradients = tape.gradient(g_loss, generator.trainable_weights)
         g_optimizer.apply_gradients(zip(gradients, generator.trainable_weights))
+        if ema:
+            t = tf.cast(g_optimizer.iterations, tf.float32)
+            decay = tf.minimum(ema, (1.0 + t) / (10.0 + t))
+            for average, weight in zip(averaged, generator.weights):
+                average.assign(decay * average + (1.0 - decay) * weight if weight.trainable else weight)
         return d_loss, g_loss
 
     return loop_runner(train_step, data, steps)
 
 
-def train_step_runner(data, steps, seed):
+def train_step_runner(data, steps, seed, preset):
     """(wall, CPU) seconds of ``steps`` calls of ``GAN.train_step`` in the same loop: separates
     the cost of the step itself from the cost of ``fit``'s machinery."""
     keras.utils.set_random_seed(seed)
-    gan = build_dcgan(seed=seed)
+    gan = build_dcgan(seed=seed, preset=preset)
     return loop_runner(tf.function(gan.train_step), data, steps)
 
 
@@ -79,22 +95,28 @@ def main(argv=None):
     parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=40, help="steps per timed round (and per warm-up)")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per variant, interleaved")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
+    parser.add_argument("--preset", choices=sorted(PRESETS["dcgan"]), default="default",
+                        help="the DCGAN settings measured (default: build_dcgan's defaults)")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.rounds = 2, 1
+    settings = preset_settings("dcgan", args.preset)
+    args.batch_size = args.batch_size or settings["batch_size"]
     data = datasets.load("fashion_mnist", value_range=(-1, 1), batch_size=args.batch_size, seed=args.seed,
                          limit=2 * args.steps * args.batch_size, drop_remainder=True).repeat()
     runners = {
-        "GAN.fit": gan_fit_runner(data, args.steps, args.seed),
-        "hand-written tf.function loop": hand_loop_runner(data, args.steps, args.seed),
-        "GAN.train_step in that loop": train_step_runner(data, args.steps, args.seed),
+        "GAN.fit": gan_fit_runner(data, args.steps, args.seed, args.preset),
+        "hand-written tf.function loop": hand_loop_runner(data, args.steps, args.seed, args.preset),
+        "GAN.train_step in that loop": train_step_runner(data, args.steps, args.seed, args.preset),
     }
     results = interleaved_rates(runners, args.rounds, args.steps * args.batch_size)
     head = header("gan_throughput.py", args.seed, args.quick)
-    protocol = (f"DCGAN (filters 64, latent 100) on Fashion-MNIST, batch {args.batch_size}, "
+    described = ", ".join(f"{k} {v}" for k, v in settings.items() if k != "batch_size")
+    protocol = (f"DCGAN preset {args.preset} ({described}; latent 100) on Fashion-MNIST, batch {args.batch_size}, "
                 f"median of {args.rounds} interleaved rounds of {args.steps} steps after one warm-up round each")
-    write_throughput(args.out, "gan_throughput", head, protocol, results, "GAN.fit")
+    name = "gan_throughput" if args.preset == "default" else f"gan_throughput_{args.preset}"
+    write_throughput(args.out, name, head, protocol, results, "GAN.fit")
 
 
 if __name__ == "__main__":

@@ -32,10 +32,12 @@ discriminator step and the gradient penalty included), hence the achieved GFLOP/
 against the float32 matmul peak measured on this machine (2048 x 2048, best of 5,
 before and after the models; the higher is used).
 
-Models (--models, default all but xICFG): dense_autoencoder, conv_autoencoder,
-denoising_autoencoder, vae, conditional_vae, gan, dcgan, conditional_gan, wgan_gp,
-pixelcnn, and xicfg_conv, xicfg_dense (raced by ``xicfg_race.py``); their settings and
-batch sizes are in the table (the recipes' defaults, but latent 16 for the VAEs).
+Models (--models, default all but xICFG and dcgan_radford): dense_autoencoder,
+conv_autoencoder, denoising_autoencoder, vae, conditional_vae, gan, dcgan,
+conditional_gan, wgan_gp, pixelcnn, and xicfg_conv, xicfg_dense (raced by
+``xicfg_race.py``) and dcgan_radford (the classic preset, for comparison); their
+settings and batch sizes are in the table (the recipes' defaults: the GANs' default
+presets; latent 16 for the VAEs).
 --quick: 3 s budgets, 512 train images, 200 samples, 2 points, K=5.
 
 The whole default run: about 22 minutes on 2 idle cores (1,100 s of training, about
@@ -75,16 +77,12 @@ from keras_gen import (  # noqa: E402
     evaluate_likelihood,
 )
 from keras_gen.autoregressive import exact_nll  # noqa: E402
+from keras_gen.gan import PRESETS  # noqa: E402
 from keras_gen.metrics import bits_per_dim, evaluate_samples  # noqa: E402
 from keras_gen.pixelcnn import build_pixelcnn  # noqa: E402
 from keras_gen.plotting import plot_image_grid  # noqa: E402
 
 MIN_TIMED_STEPS = 3  # steps run after the first (tracing) one even when the budget is used up
-
-
-def _wgan_gp(seed):
-    adam = lambda: keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.9)  # noqa: E731
-    return build_wgan_gp(filters=32, d_steps=3, d_optimizer=adam(), g_optimizer=adam(), seed=seed)
 
 
 @dataclasses.dataclass
@@ -98,6 +96,14 @@ class Spec:
     settings: str
 
 
+def _preset(family, build, preset="default", **extra):
+    """The Spec of a GAN builder with one of its presets (``keras_gen.gan.PRESETS``)."""
+    settings = PRESETS[family][preset]
+    described = ", ".join(f"{k} {'off' if v is None else v}" for k, v in settings.items() if k != "batch_size")
+    return Spec("gan", lambda seed: build(seed=seed, preset=preset, **extra), settings["batch_size"],
+                f"preset {preset}: {described}")
+
+
 MODELS = {
     "dense_autoencoder": Spec("autoencoder", lambda seed: build_dense_autoencoder()[0], 128,
                               "784-32-784, Adam, BCE"),
@@ -109,14 +115,11 @@ MODELS = {
                 "dense 784-512-16, Bernoulli, Adam"),
     "conditional_vae": Spec("vae", lambda seed: build_conditional_vae(latent_dim=16, num_classes=10, seed=seed), 128,
                             "dense 784-512-16 + one-hot label, Bernoulli, Adam"),
-    "gan": Spec("gan", lambda seed: build_gan(seed=seed), 64,
-                "MLP 256-512, z 100, non-saturating, Adam(2e-4, 0.5)"),
-    "dcgan": Spec("gan", lambda seed: build_dcgan(seed=seed), 64,
-                  "filters 64, z 100, non-saturating, Adam(2e-4, 0.5)"),
-    "conditional_gan": Spec("gan", lambda seed: build_conditional_gan(num_classes=10, seed=seed), 64,
-                            "DCGAN filters 64 + label, z 100, non-saturating"),
-    "wgan_gp": Spec("gan", _wgan_gp, 64,
-                    "filters 32, d_steps 3, gp 10, Adam(2e-4, 0.5, 0.9)"),
+    "gan": _preset("gan", build_gan),
+    "dcgan": _preset("dcgan", build_dcgan),
+    "dcgan_radford": _preset("dcgan", build_dcgan, "radford"),
+    "conditional_gan": _preset("conditional_gan", build_conditional_gan, num_classes=10),
+    "wgan_gp": _preset("wgan_gp", build_wgan_gp),
     "pixelcnn": Spec("pixelcnn", lambda seed: build_pixelcnn(filters=32, num_layers=8), 64,
                      "32 filters, 8 residual blocks, Bernoulli, Adam"),
     "xicfg_conv": Spec("gan", lambda seed: build_xicfg(seed=seed), 64,
@@ -126,7 +129,7 @@ MODELS = {
                         "xICFG, G~ dense 4x512 with shortcuts, D DCGAN without BN, z 100, T 25, U 1, eta 2.5, "
                         "N 640, RMSprop(2.5e-4, 0.95)"),
 }
-DEFAULT_MODELS = [name for name in MODELS if not name.startswith("xicfg")]  # xICFG races in xicfg_race.py
+DEFAULT_MODELS = [name for name in MODELS if not name.startswith("xicfg") and name != "dcgan_radford"]
 
 LEGEND_NOTES = {"denoising_autoencoder": ", noisy test inputs", "conditional_vae": ", -log p(x|y)"}
 PRIMARY = {  # family -> (metric plotted against time, axis label)

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import common  # noqa: E402
+import gan_study  # noqa: E402
 import harness  # noqa: E402
 
 
@@ -114,3 +115,28 @@ def test_harness_runs_end_to_end(tmp_path, monkeypatch):
     table = (tmp_path / "harness.md").read_text()
     assert "| dcgan |" in table and "not InceptionV3" in table
     assert (tmp_path / "harness.png").stat().st_size > 10000
+
+
+def test_gan_study_scores_at_the_step_counts_of_its_measured_rate(tmp_path, monkeypatch):
+    """``python benchmarks/gan_study.py --quick``: a rate measured first, then a run whose
+    points are the step counts that rate gives for the time points, in fresh processes."""
+    monkeypatch.setenv("KERAS_GEN_OFFLINE", "1")
+    with pytest.raises(SystemExit, match="no measured rate for dcgan radford"):
+        gan_study.main(["--quick", "--one", "--model", "dcgan", "--configs", "radford", "--out", str(tmp_path)])
+    common = ["--quick", "--model", "dcgan", "--configs", "radford", "sn_r1_ema", "--out", str(tmp_path)]
+    gan_study.main([*common, "--measure-rates"])
+    gan_study.main(common)
+    rates = {r["config"]: r for r in map(json.loads, (tmp_path / "gan_study_rates.jsonl").read_text().splitlines())}
+    runs = [json.loads(line) for line in (tmp_path / "gan_study_runs.jsonl").read_text().splitlines()]
+    assert [r["config"] for r in runs] == ["radford", "sn_r1_ema"] and set(rates) == {"radford", "sn_r1_ema"}
+    for run in runs:
+        rate, batch = rates[run["config"]]["images_per_s"], run["settings"]["batch_size"]
+        assert run["images_per_s"] == rate and run["budget_seconds"] == 4.0 and len(run["points"]) == 2
+        for point, seconds in zip(run["points"], (2.0, 4.0)):
+            assert point["steps"] == max(1, round(seconds * rate / batch))
+            assert point["train_seconds"] == pytest.approx(point["steps"] * batch / rate, abs=0.05)
+            assert point["fid"] > 0 and 1 <= point["classes_covered"] <= 10
+        grids = sorted((tmp_path / "gan_study" / "dcgan" / f"{run['config']}_holdout_seed0").glob("t*.png"))
+        assert len(grids) == 2
+    assert runs[1]["settings"] == {**gan_study.BASES["dcgan"], **gan_study.CANDIDATES["dcgan"]["sn_r1_ema"]}
+    assert runs[1]["settings"]["spectral_norm"] and runs[0]["settings"]["spectral_norm"] is False
