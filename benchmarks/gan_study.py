@@ -32,6 +32,7 @@ time point.
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -267,13 +268,15 @@ def report(out):
              "50,001-60,000 of the train split, not trained on; test: the test split), features of the shipped "
              "Fashion-MNIST domain classifier, not InceptionV3. Time: training time, scoring excluded: steps x "
              "batch / the config's images/s measured on an idle machine (gan_study_rates.jsonl).", ""]
-    fig = Figure(figsize=(6.5 * len(BUILDERS), 4.5), layout="constrained")
-    axes = dict(zip(BUILDERS, fig.subplots(1, len(BUILDERS))))
-    for model in BUILDERS:
+    models = [m for m in BUILDERS if any(k[0] == m for k in groups)]
+    ncols = min(2, len(models))
+    fig = Figure(figsize=(7.0 * ncols, 4.8 * math.ceil(len(models) / ncols)), layout="constrained")
+    grid = fig.subplots(math.ceil(len(models) / ncols), ncols, squeeze=False).ravel()
+    axes = dict(zip(models, grid))
+    for ax in grid[len(models):]:
+        ax.set_visible(False)
+    for model in models:
         keyed = {k: v for k, v in groups.items() if k[0] == model}
-        if not keyed:
-            axes[model].set_visible(False)
-            continue
         lines += [f"## {model}", "", "| split | config | settings over the base | seeds | images/s | "
                   "FID at each point (s: FID) | classes covered (last) | cond. acc. (last) |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -284,7 +287,8 @@ def report(out):
             series = ", ".join(f"{times[i]:.0f}: {fids[i]}" for i in range(n))
             last = [r["points"][n - 1] for r in rs]
             over = {k: v for k, v in rs[0]["settings"].items() if BASES[model].get(k) != v}
-            lines.append(f"| {split} | {config} | {json.dumps(over) if over else 'base'} | "
+            note = f" ({rs[0]['note']})" if rs[0].get("note") else ""
+            lines.append(f"| {split} | {config}{note} | {json.dumps(over) if over else 'base'} | "
                          f"{', '.join(str(r['seed']) for r in rs)} | "
                          f"{_cell([r['images_per_s'] for r in rs], ',.0f')} | "
                          f"{series} | {_cell([p.get('classes_covered') for p in last], '.1f')} | "
