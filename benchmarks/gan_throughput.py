@@ -32,7 +32,7 @@ from common import (  # noqa: E402
     write_throughput,
 )
 from keras_gen import datasets  # noqa: E402
-from keras_gen.gan import PRESETS, build_dcgan, preset_settings, settings_arguments  # noqa: E402
+from keras_gen.gan import PRESETS, build_dcgan, describe_settings, preset_settings, settings_arguments  # noqa: E402
 from keras_gen.losses import discriminator_loss, generator_loss, r1_penalty  # noqa: E402
 
 
@@ -112,8 +112,8 @@ def main(argv=None):
     }
     results = interleaved_rates(runners, args.rounds, args.steps * args.batch_size)
     head = header("gan_throughput.py", args.seed, args.quick)
-    described = ", ".join(f"{k} {v}" for k, v in settings.items() if k != "batch_size")
-    protocol = (f"DCGAN preset {args.preset} ({described}; latent 100) on Fashion-MNIST, batch {args.batch_size}, "
+    protocol = (f"DCGAN preset {args.preset} ({describe_settings(settings)}; latent 100) on Fashion-MNIST, "
+                f"batch {args.batch_size}, "
                 f"median of {args.rounds} interleaved rounds of {args.steps} steps after one warm-up round each")
     name = "gan_throughput" if args.preset == "default" else f"gan_throughput_{args.preset}"
     write_throughput(args.out, name, head, protocol, results, "GAN.fit")

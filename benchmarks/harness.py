@@ -77,7 +77,7 @@ from keras_gen import (  # noqa: E402
     evaluate_likelihood,
 )
 from keras_gen.autoregressive import exact_nll  # noqa: E402
-from keras_gen.gan import PRESETS  # noqa: E402
+from keras_gen.gan import PRESETS, describe_settings  # noqa: E402
 from keras_gen.metrics import bits_per_dim, evaluate_samples  # noqa: E402
 from keras_gen.pixelcnn import build_pixelcnn  # noqa: E402
 from keras_gen.plotting import plot_image_grid  # noqa: E402
@@ -99,9 +99,8 @@ class Spec:
 def _preset(family, build, preset="default", **extra):
     """The Spec of a GAN builder with one of its presets (``keras_gen.gan.PRESETS``)."""
     settings = PRESETS[family][preset]
-    described = ", ".join(f"{k} {'off' if v is None else v}" for k, v in settings.items() if k != "batch_size")
     return Spec("gan", lambda seed: build(seed=seed, preset=preset, **extra), settings["batch_size"],
-                f"preset {preset}: {described}")
+                f"preset {preset}: {describe_settings(settings)}")
 
 
 MODELS = {

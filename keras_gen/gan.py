@@ -384,6 +384,11 @@ def preset_settings(family, preset="default"):
     return dict(PRESETS[family][preset])
 
 
+def describe_settings(settings):
+    """One line of a settings dict (the batch size aside), for printed protocols."""
+    return ", ".join(f"{k} {'off' if v is None else v}" for k, v in settings.items() if k != "batch_size")
+
+
 def settings_arguments(settings):
     """``(network arguments, compile arguments)`` of a settings dict (a preset's, maybe
     changed): the builder's network arguments, and ``GAN.compile``'s with two new Adam

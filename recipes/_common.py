@@ -396,11 +396,6 @@ def gan_settings(args, family):
     return settings
 
 
-def describe_settings(settings):
-    """One line of the settings (the batch size aside), for the printed protocol."""
-    return ", ".join(f"{k} {'off' if v is None else v}" for k, v in settings.items() if k != "batch_size")
-
-
 def report_sample_quality(gan, data, args):
     """Prints FID, KID, classifier score, precision/recall and mode coverage (and the
     conditional accuracy of a conditional GAN) of the GAN's samples against the test

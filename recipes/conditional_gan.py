@@ -20,10 +20,9 @@ quiet_tensorflow()  # before TensorFlow loads: this script shows its own output,
 import numpy as np
 
 from keras_gen import build_conditional_gan, plotting
-from keras_gen.gan import settings_arguments
+from keras_gen.gan import describe_settings, settings_arguments
 from keras_gen.recipes._common import (
     add_gan_flags,
-    describe_settings,
     finish_gan,
     fit_gan,
     gan_settings,

@@ -20,10 +20,9 @@ from keras_gen_cli import quiet_tensorflow  # isort: skip
 quiet_tensorflow()  # before TensorFlow loads: this script shows its own output, not TensorFlow's start-up lines
 
 from keras_gen import build_dcgan
-from keras_gen.gan import settings_arguments
+from keras_gen.gan import describe_settings, settings_arguments
 from keras_gen.recipes._common import (
     add_gan_flags,
-    describe_settings,
     finish_gan,
     fit_gan,
     gan_settings,
