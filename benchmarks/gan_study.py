@@ -71,6 +71,8 @@ CANDIDATES = {
         "ema": EMA,
         "b128_ema": {"batch_size": 128, **EMA},
         "f32_ema": {"filters": 32, **EMA},
+        "f32": {"filters": 32},
+        "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
         "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, **EMA},
         "sn_r1_ema": {"spectral_norm": True, "r1_weight": 1.0, **EMA},
@@ -79,6 +81,7 @@ CANDIDATES = {
         "radford": {},
         "ema": EMA,
         "projection_ema": {"conditioning": "projection", **EMA},
+        "f32_projection_ema": {"filters": 32, "conditioning": "projection", **EMA},
         "projection_sn_hinge_ttur_ema": {"conditioning": "projection", **SN_HINGE_TTUR, **EMA},
     },
     "wgan_gp": {
