@@ -1,8 +1,8 @@
 """GAN sample quality against training time: a DCGAN on Fashion-MNIST (60,000 train images,
-batch 128, the recipe's settings), scored after every epoch.
+batch 128, a preset's settings: the default one unless --preset), scored after every epoch.
 
-    python benchmarks/gan_quality.py              # 3 epochs, about 7 minutes on 2 CPU cores
-    python benchmarks/gan_quality.py --epochs 10
+    python benchmarks/gan_quality.py --epochs 8   # the default preset: about 8 minutes on 2 CPU cores
+    python benchmarks/gan_quality.py --preset radford --epochs 3   # the classic settings, about 7 minutes
     python benchmarks/gan_quality.py --quick      # a smoke run of the same code
 
 After each epoch, 2,000 samples (the same z every time) are scored against 2,000 test
@@ -10,7 +10,8 @@ images (seeded subset) with ``keras_gen.metrics.evaluate_samples`` on the shippe
 Fashion-MNIST domain classifier: FID, KID, classifier score, precision/recall, classes
 covered. Training time is the wall time of the epochs alone (scoring excluded).
 
-Writes benchmarks/results/gan_quality.{md,json,png} and prints the table.
+Writes benchmarks/results/gan_quality.{md,json,png} (gan_quality_<preset>.* for a preset
+other than the default) and prints the table.
 """
 
 import sys
@@ -24,6 +25,7 @@ from matplotlib.figure import Figure
 
 from common import EpochTimer, benchmark_parser, header, write_results
 from keras_gen import build_dcgan, datasets
+from keras_gen.gan import PRESETS, describe_settings, preset_settings
 from keras_gen.metrics import evaluate_samples
 
 SCORES = ("fid", "kid", "classifier_score", "precision", "recall", "classes_covered")
@@ -33,13 +35,15 @@ def main(argv=None):
     parser = benchmark_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--num-samples", type=int, default=2000)
+    parser.add_argument("--preset", choices=sorted(PRESETS["dcgan"]), default="default",
+                        help="the DCGAN preset to train (batch 128 whatever the preset's)")
     args = parser.parse_args(argv)
     limit, num = (512, 300) if args.quick else (None, args.num_samples)
     keras.utils.set_random_seed(args.seed)
     train, info = datasets.load("fashion_mnist", value_range=(-1, 1), batch_size=128, seed=args.seed, limit=limit,
                                 with_info=True)
     x_test, _, _ = datasets.load_arrays("fashion_mnist", split="test")
-    gan = build_dcgan(info.image_shape, seed=args.seed)
+    gan = build_dcgan(info.image_shape, seed=args.seed, preset=args.preset)
     timer = EpochTimer()
     rows = []
 
@@ -56,7 +60,8 @@ def main(argv=None):
     gan.fit(train, epochs=1 if args.quick else args.epochs, callbacks=[timer, record], verbose=2)
 
     head = header("gan_quality.py", args.seed, args.quick)
-    lines = [head, "", f"DCGAN (filters 64, latent 100, non-saturating loss, Adam(2e-4, 0.5)) on {info.num_examples} "
+    lines = [head, "", f"DCGAN preset {args.preset} ({describe_settings(preset_settings('dcgan', args.preset))}; "
+             f"latent 100) on {info.num_examples} "
              f"Fashion-MNIST train images, batch 128. After each epoch: {num} samples (fixed z, seed {args.seed}) "
              f"against {num} test images, features of {protocol['extractor']} (test accuracy "
              f"{protocol['extractor_test_accuracy']:.4f}; not InceptionV3). KID: {protocol['kid_subsets']} subsets "
@@ -70,15 +75,16 @@ def main(argv=None):
     table = "\n".join(lines) + "\n"
     print(table)
     if not args.quick:
-        write_results(args.out, "gan_quality", table, {"header": head, "protocol": protocol, "rows": rows})
+        name = "gan_quality" if args.preset == "default" else f"gan_quality_{args.preset}"
+        write_results(args.out, name, table, {"header": head, "protocol": protocol, "rows": rows})
         fig = Figure(figsize=(6, 4))
         ax = fig.subplots()
         ax.plot([r["train_seconds"] for r in rows], [r["fid"] for r in rows], marker="o")
         ax.set_xlabel("training time (s), scoring excluded")
         ax.set_ylabel("FID (domain classifier features)")
-        ax.set_title("DCGAN on Fashion-MNIST: FID against training time")
+        ax.set_title(f"DCGAN (preset {args.preset}) on Fashion-MNIST: FID against training time")
         ax.grid(alpha=0.3)
-        fig.savefig(args.out / "gan_quality.png", dpi=100, bbox_inches="tight")
+        fig.savefig(args.out / f"{name}.png", dpi=100, bbox_inches="tight")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from keras_gen.recipes._common import (
 
 
 def main(argv=None):
-    parser = add_gan_flags(recipe_parser(__doc__, "dcgan", epochs=15, latent_dim=100, batch_size=None), "dcgan")
+    parser = add_gan_flags(recipe_parser(__doc__, "dcgan", epochs=30, latent_dim=100, batch_size=None), "dcgan")
     args = parser.parse_args(argv)
     settings = gan_settings(args, "dcgan")
     data = prepare(args, labels=True, value_range=(-1.0, 1.0))
