@@ -17,7 +17,7 @@ when other processes share the machine). Results go to benchmarks/results/gan_th
 Each ``fit`` call also pays a fixed cost that a training run pays once per epoch
 (building the epoch's data iterator and callbacks: about 0.4 s here), so a round must be
 long against it: with 40-step rounds of the 32-filter DCGAN (2 s each) fit measured 0.89x
-the loop, with 200-step rounds 1.06x.
+the loop; with 200-step rounds 1.06x (3 rounds) and 0.97x (5 rounds, within their spread).
 """
 
 import sys
