@@ -19,7 +19,8 @@ times each config's training steps on an otherwise idle machine (the best of
 images/s in gan_study_rates.jsonl. A run then trains for --budget-seconds' worth of
 steps at that rate and is scored after the step counts of --points times spread evenly
 over it, so its results do not depend on what else the machine does meanwhile, and
-the same seed gives the same steps. Each (config, seed) runs in a fresh process;
+the same seed gives the same steps. A candidate with ``lr_decay`` decays its learning
+rates to 0 over the budget's steps. Each (config, seed) runs in a fresh process;
 scores: ``evaluate_samples`` of --num-samples samples (the same z each time) against as
 many real images (a seeded subset) on the shipped domain classifier's features, and a
 grid of 64 samples written per point.
@@ -72,6 +73,8 @@ CANDIDATES = {
         "b128_ema": {"batch_size": 128, **EMA},
         "f32_ema": {"filters": 32, **EMA},
         "f32": {"filters": 32},
+        "f32_decay": {"filters": 32, "lr_decay": "linear"},
+        "f32_lr4e4_decay": {"filters": 32, "d_learning_rate": 4e-4, "g_learning_rate": 4e-4, "lr_decay": "linear"},
         "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
         "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, **EMA},
@@ -97,10 +100,10 @@ CANDIDATES = {
 }
 
 
-def build(model, settings, seed):
-    """The compiled model of one candidate: every setting explicit, so no preset's
-    default enters."""
-    network, compiled = gan.settings_arguments(settings)
+def build(model, settings, seed, steps):
+    """The compiled model of one candidate training for ``steps`` steps (the span of a
+    learning-rate decay): every setting explicit, so no preset's default enters."""
+    network, compiled = gan.settings_arguments(settings, decay_steps=steps)
     extra = {"num_classes": 10} if model == "conditional_gan" else {}
     return BUILDERS[model](seed=seed, **extra, **network, **compiled)
 
@@ -173,7 +176,7 @@ def measure_rate(args):
     settings = settings_of(args.model, config)
     keras.utils.set_random_seed(args.seeds[0])
     train, _, _ = load_split(args.split, settings["batch_size"], args.seeds[0], args.quick)
-    model = build(args.model, settings, args.seeds[0])
+    model = build(args.model, settings, args.seeds[0], steps=1_000_000)
     timer = RateTimer(10, args.rate_steps, args.rate_windows)
     model.fit(train, epochs=1_000_000, verbose=0, callbacks=[timer])
     rates = [args.rate_steps * settings["batch_size"] / t for t in timer.seconds]
@@ -206,7 +209,7 @@ def run_one(args):
     points = [max(1, round(args.budget_seconds * (i + 1) / args.points * rate / batch)) for i in range(args.points)]
     keras.utils.set_random_seed(seed)
     train, real, num_train = load_split(args.split, batch, seed, args.quick)
-    model = build(args.model, settings, seed)
+    model = build(args.model, settings, seed, steps=points[-1])
     grids = args.out / "gan_study" / args.model / f"{config}_{args.split}_seed{seed}"
     grids.mkdir(parents=True, exist_ok=True)
     keys = ("fid", "kid", "classifier_score", "precision", "recall", "classes_covered", "conditional_accuracy")

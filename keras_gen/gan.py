@@ -391,15 +391,29 @@ def describe_settings(settings):
     return ", ".join(f"{k} {'off' if v is None else v}" for k, v in settings.items() if k != "batch_size")
 
 
-def settings_arguments(settings):
+def settings_arguments(settings, decay_steps=None):
     """``(network arguments, compile arguments)`` of a settings dict (a preset's, maybe
     changed): the builder's network arguments, and ``GAN.compile``'s with two new Adam
-    optimizers made from the learning rates and betas."""
-    adam = lambda rate: keras.optimizers.Adam(rate, beta_1=settings["beta_1"], beta_2=settings["beta_2"])  # noqa: E731
+    optimizers made from the learning rates and betas.
+
+    With ``settings["lr_decay"] == "linear"`` both learning rates fall linearly to 0 over
+    ``decay_steps`` training steps (then required; D's optimizer makes ``d_steps``
+    updates per step, so its schedule counts ``d_steps * decay_steps``)."""
+    decay = settings.get("lr_decay")
+    if decay not in (None, "linear"):
+        raise ValueError(f"lr_decay must be None or 'linear', got {decay!r}.")
+    if decay and not (isinstance(decay_steps, int) and decay_steps > 0):
+        raise ValueError(f"lr_decay 'linear' needs decay_steps, a positive int of training steps, got {decay_steps!r}.")
+
+    def adam(rate, updates_per_step):
+        if decay:
+            rate = keras.optimizers.schedules.PolynomialDecay(rate, decay_steps * updates_per_step, 0.0)
+        return keras.optimizers.Adam(rate, beta_1=settings["beta_1"], beta_2=settings["beta_2"])
+
     network = {k: settings[k] for k in NETWORK_SETTINGS if k in settings}
     compiled = {k: settings[k] for k in COMPILE_SETTINGS if k in settings}
-    return network, {**compiled, "d_optimizer": adam(settings["d_learning_rate"]),
-                     "g_optimizer": adam(settings["g_learning_rate"])}
+    return network, {**compiled, "d_optimizer": adam(settings["d_learning_rate"], settings.get("d_steps", 1)),
+                     "g_optimizer": adam(settings["g_learning_rate"], 1)}
 
 
 def _from_preset(family, preset, given, compile_args):

@@ -21,6 +21,8 @@ from keras_gen.gan import (
     build_dcgan,
     build_gan,
     build_wgan_gp,
+    preset_settings,
+    settings_arguments,
 )
 from keras_gen.latent import interpolate, vector_arithmetic
 from keras_gen.layers import SpectralConv2D
@@ -347,6 +349,23 @@ def test_presets_set_the_builders_defaults_and_explicit_arguments_override_them(
     assert _adam(mixed.d_optimizer) == pytest.approx((2e-4, 0.5, 0.999))
     with pytest.raises(ValueError, match=r"preset must be one of \['default', 'radford'\] for dcgan, got 'dcgan'"):
         build_dcgan(preset="dcgan")
+
+
+def test_linear_lr_decay_reaches_half_the_rate_halfway_for_both_networks():
+    # wgan_gp's default makes 3 critic updates per step: D's schedule must count them.
+    settings = {**preset_settings("wgan_gp"), "lr_decay": "linear"}
+    _, compiled = settings_arguments(settings, decay_steps=8)
+    gan = build_gan(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(16,), seed=0, loss="wasserstein",
+                    d_steps=settings["d_steps"], gp_weight=10.0, d_optimizer=compiled["d_optimizer"],
+                    g_optimizer=compiled["g_optimizer"])
+    gan.fit(images_in_range(64), batch_size=16, epochs=1, verbose=0)  # 4 of the 8 steps
+    assert int(gan.g_optimizer.iterations) == 4 and int(gan.d_optimizer.iterations) == 12
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(settings["g_learning_rate"] / 2)
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(settings["d_learning_rate"] / 2)
+    with pytest.raises(ValueError, match="lr_decay 'linear' needs decay_steps, a positive int.*got None"):
+        settings_arguments(settings)
+    with pytest.raises(ValueError, match="lr_decay must be None or 'linear', got 'cosine'"):
+        settings_arguments({**settings, "lr_decay": "cosine"}, decay_steps=8)
 
 
 def test_mixed_precision_training_step():
