@@ -85,6 +85,7 @@ CANDIDATES = {
         "ema": EMA,
         "projection_ema": {"conditioning": "projection", **EMA},
         "f32_projection_ema": {"filters": 32, "conditioning": "projection", **EMA},
+        "f32_projection": {"filters": 32, "conditioning": "projection"},
         "projection_sn_hinge_ttur_ema": {"conditioning": "projection", **SN_HINGE_TTUR, **EMA},
     },
     "wgan_gp": {
