@@ -86,6 +86,7 @@ CANDIDATES = {
         "projection_ema": {"conditioning": "projection", **EMA},
         "f32_projection_ema": {"filters": 32, "conditioning": "projection", **EMA},
         "f32_projection": {"filters": 32, "conditioning": "projection"},
+        "f32_projection_ema_decay": {"filters": 32, "conditioning": "projection", **EMA, "lr_decay": "linear"},
         "projection_sn_hinge_ttur_ema": {"conditioning": "projection", **SN_HINGE_TTUR, **EMA},
     },
     "wgan_gp": {
