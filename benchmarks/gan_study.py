@@ -102,6 +102,16 @@ CANDIDATES = {
 }
 
 
+# Candidates that differ from another config only in settings that leave a step's cost
+# unchanged (learning rates and their schedule, the EMA's few operations per weight) take
+# that config's measured rate: equal time is then equal steps, and the 10-30% drift of
+# this machine's speed between measurement sessions cannot favour either.
+SAME_COST = {
+    "dcgan": {"f32_decay": "f32", "f32_lr4e4_decay": "f32"},
+    "conditional_gan": {"f32_projection": "f32_projection_ema", "f32_projection_ema_decay": "f32_projection_ema"},
+}
+
+
 def build(model, settings, seed, steps):
     """The compiled model of one candidate training for ``steps`` steps (the span of a
     learning-rate decay): every setting explicit, so no preset's default enters."""
@@ -192,10 +202,12 @@ def measure_rate(args):
 
 def rate_of(out, model, config, quick=False):
     """A config's images/s: the median of its measurements so far (each the best of its
-    windows), or None. Rates move by about 10% between measurements on this machine, so
-    measuring again (--measure-rates) refines the time axis of every run's report."""
+    windows; those of its ``SAME_COST`` config if it has one), or None. Rates move by
+    10-30% between measurement sessions on this machine, so measuring again
+    (--measure-rates) refines the time axis of every run's report."""
     path = out / "gan_study_rates.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    config = SAME_COST.get(model, {}).get(config, config)
     rates = [r["images_per_s"] for r in rows if r["model"] == model and r["config"] == config and r["quick"] == quick]
     return statistics.median(rates) if rates else None
 
