@@ -1,7 +1,12 @@
 """Conditional GAN (Mirza and Osindero 2014) on DCGAN networks: the generator gets z and a
-label embedding, the discriminator gets the image and a learned per-class image plane as an
-extra channel, so it judges "is this a real 7?", not just "is this real?". You choose the
-class of each sample.
+label embedding, the discriminator gets the image and the label, so it judges "is this a
+real 7?", not just "is this real?". You choose the class of each sample.
+
+Defaults (``--preset default``, chosen by benchmarks/gan_study.py): 32 filters, a
+projection discriminator (its logit plus the inner product of its last features with a
+learned class vector, Miyato and Koyama 2018) and samples from an EMA of the generator's
+weights. ``--preset radford``: 64 filters, the label as a learned per-class image plane
+in an extra channel of D, no EMA.
 
     python recipes/conditional_gan.py                        # bundled MNIST, no network
     python recipes/conditional_gan.py --dataset fashion_mnist --epochs 10
@@ -34,7 +39,7 @@ CLASS_PAIRS = ((1, 7), (3, 8), (4, 9), (0, 6), (2, 5))  # classes that share str
 
 
 def main(argv=None):
-    parser = add_gan_flags(recipe_parser(__doc__, "conditional_gan", epochs=15, latent_dim=100, batch_size=None),
+    parser = add_gan_flags(recipe_parser(__doc__, "conditional_gan", epochs=30, latent_dim=100, batch_size=None),
                            "conditional_gan")
     args = parser.parse_args(argv)
     settings = gan_settings(args, "conditional_gan")
