@@ -74,6 +74,7 @@ CANDIDATES = {
         "f32_ema": {"filters": 32, **EMA},
         "f32": {"filters": 32},
         "f32_decay": {"filters": 32, "lr_decay": "linear"},
+        "f32_lr4e4": {"filters": 32, "d_learning_rate": 4e-4, "g_learning_rate": 4e-4},
         "f32_lr4e4_decay": {"filters": 32, "d_learning_rate": 4e-4, "g_learning_rate": 4e-4, "lr_decay": "linear"},
         "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
@@ -107,7 +108,7 @@ CANDIDATES = {
 # that config's measured rate: equal time is then equal steps, and the 10-30% drift of
 # this machine's speed between measurement sessions cannot favour either.
 SAME_COST = {
-    "dcgan": {"f32_decay": "f32", "f32_lr4e4_decay": "f32"},
+    "dcgan": {"f32_decay": "f32", "f32_lr4e4": "f32", "f32_lr4e4_decay": "f32"},
     "conditional_gan": {"f32_projection": "f32_projection_ema", "f32_projection_ema_decay": "f32_projection_ema"},
 }
 
