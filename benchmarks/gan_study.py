@@ -19,8 +19,10 @@ times each config's training steps on an otherwise idle machine (the best of
 images/s in gan_study_rates.jsonl. A run then trains for --budget-seconds' worth of
 steps at that rate and is scored after the step counts of --points times spread evenly
 over it, so its results do not depend on what else the machine does meanwhile, and
-the same seed gives the same steps. A candidate with ``lr_decay`` decays its learning
-rates to 0 over the budget's steps. Each (config, seed) runs in a fresh process;
+the same seed gives the same steps. A candidate that changes only settings that leave a
+step's cost unchanged (learning rates, their schedule, the EMA) takes its base config's
+rate (``SAME_COST``). A candidate with ``lr_decay`` decays its learning rates to 0 over
+the budget's steps. Each (config, seed) runs in a fresh process;
 scores: ``evaluate_samples`` of --num-samples samples (the same z each time) against as
 many real images (a seeded subset) on the shipped domain classifier's features, and a
 grid of 64 samples written per point.
@@ -45,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from common import benchmark_parser, dated_header, machine  # noqa: E402
@@ -301,7 +304,7 @@ def report(out):
         lines += [f"## {model}", "", "| split | config | settings over the base | seeds | images/s | "
                   "FID at each point (s: FID) | classes covered (last) | cond. acc. (last) |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for (_, split, budget, config), rs in sorted(keyed.items()):
+        for index, ((_, split, budget, config), rs) in enumerate(sorted(keyed.items())):
             times = [p["train_seconds"] for p in rs[0]["points"]]
             n = min(len(r["points"]) for r in rs)
             fids = [_cell([r["points"][i]["fid"] for r in rs], ".1f") for i in range(n)]
@@ -317,6 +320,7 @@ def report(out):
             mean_t = [statistics.mean(r["points"][i]["train_seconds"] for r in rs) for i in range(n)]
             mean_f = [_mean_spread([r["points"][i]["fid"] for r in rs]) for i in range(n)]
             axes[model].errorbar(mean_t, [m for m, _ in mean_f], yerr=[s for _, s in mean_f], marker="o",
+                                 color=colormaps["tab20"](index % 20),
                                  capsize=3, label=f"{config} ({split}, {len(rs)} seeds)",
                                  linestyle="-" if split == "holdout" else "--")
         lines.append("")
