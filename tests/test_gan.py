@@ -555,7 +555,8 @@ def test_interrupted_training_resumes_with_optimizer_state(tmp_path):
 
 def test_class_interpolation_moves_between_the_two_classes():
     gan = build_conditional_gan(num_classes=4, latent_dim=6, filters=4, embedding_dim=3, seed=0)
-    embedding = gan.generator.get_layer("generator_label_embedding")
+    assert gan.sampler is gan.ema_generator  # the default samples from the EMA copy: edit that one
+    embedding = gan.sampler.get_layer("generator_label_embedding")
     embedding.embeddings.assign(np.random.default_rng(0).normal(0, 3, (4, 3)).astype(np.float32))
     z = gan.latent_vectors(2, seed=1)
     rows = gan.interpolate_classes(1, 3, steps=5, z=z)
