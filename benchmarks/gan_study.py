@@ -81,6 +81,7 @@ CANDIDATES = {
         "f32_lr4e4_decay": {"filters": 32, "d_learning_rate": 4e-4, "g_learning_rate": 4e-4, "lr_decay": "linear"},
         "f32_lr6e4": {"filters": 32, "d_learning_rate": 6e-4, "g_learning_rate": 6e-4},
         "f32_lr8e4": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
+        "f32_lr12e4": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3},
         "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
         "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, **EMA},
@@ -95,6 +96,8 @@ CANDIDATES = {
         "f32_projection_ema_decay": {"filters": 32, "conditioning": "projection", **EMA, "lr_decay": "linear"},
         "f32_projection_ema_lr4e4": {"filters": 32, "conditioning": "projection", **EMA,
                                      "d_learning_rate": 4e-4, "g_learning_rate": 4e-4},
+        "f32_projection_ema_lr8e4": {"filters": 32, "conditioning": "projection", **EMA,
+                                     "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
         "projection_sn_hinge_ttur_ema": {"conditioning": "projection", **SN_HINGE_TTUR, **EMA},
     },
     "wgan_gp": {
@@ -117,9 +120,11 @@ CANDIDATES = {
 # that config's measured rate: equal time is then equal steps, and the 10-30% drift of
 # this machine's speed between measurement sessions cannot favour either.
 SAME_COST = {
-    "dcgan": {"f32_decay": "f32", "f32_lr4e4": "f32", "f32_lr4e4_decay": "f32", "f32_lr6e4": "f32", "f32_lr8e4": "f32"},
+    "dcgan": {"f32_decay": "f32", "f32_lr4e4": "f32", "f32_lr4e4_decay": "f32", "f32_lr6e4": "f32", "f32_lr8e4": "f32",
+              "f32_lr12e4": "f32"},
     "conditional_gan": {"f32_projection": "f32_projection_ema", "f32_projection_ema_decay": "f32_projection_ema",
-                        "f32_projection_ema_lr4e4": "f32_projection_ema"},
+                        "f32_projection_ema_lr4e4": "f32_projection_ema",
+                        "f32_projection_ema_lr8e4": "f32_projection_ema"},
     "wgan_gp": {"d1_lr4e4_ema": "d1_ttur_ema", "d1_ttur2x_ema": "d1_ttur_ema"},
 }
 
