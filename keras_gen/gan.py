@@ -360,9 +360,11 @@ PRESETS = {
                 "filters", "spectral_norm")}},
             "goodfellow": {"hidden_units": (256, 512), **{k: v for k, v in RADFORD.items() if k not in (
                 "filters", "spectral_norm")}}},
-    # default: Radford's with 32 filters, 3.9x the images/s on a CPU; holdout FID at 600 s
-    # over 3 seeds 31.6 ± 0.6 against 47.8 ± 0.4 (benchmarks/results/gan_study.md).
-    "dcgan": {"default": {**RADFORD, "filters": 32}, "radford": dict(RADFORD)},
+    # default: Radford's with 32 filters (3.9x the images/s on a CPU; holdout FID at 600 s over
+    # 3 seeds 31.6 ± 0.6 against 47.8 ± 0.4) and Adam 8e-4 for both (at equal steps 22.6 ± 1.8,
+    # against 25.3 ± 1.5 with 4e-4 and 31.6 ± 0.6 with 2e-4); benchmarks/results/gan_study.md.
+    "dcgan": {"default": {**RADFORD, "filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
+              "radford": dict(RADFORD)},
     # default: Radford's with 32 filters, the projection discriminator and a generator EMA;
     # holdout FID at 600 s over 3 seeds 5.9 ± 0.5 against 18.4 ± 1.3, conditional accuracy 0.934
     # against 0.869 (benchmarks/results/gan_study.md).
@@ -486,9 +488,10 @@ def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=None, spectral_
         filters: width of D's first layer, doubled at each stage; G mirrors D.
         spectral_norm: spectral normalization on D's layers instead of batch norm
             (Miyato et al. 2018).
-        preset: ``"default"`` (Radford's settings with 32 filters, chosen for CPU
-            training by ``benchmarks/gan_study.py``) or ``"radford"`` (Radford et al.
-            2016: 64 filters); ``filters`` and ``spectral_norm`` default to the preset's.
+        preset: ``"default"`` (Radford's settings with 32 filters and Adam 8e-4 for both
+            networks, chosen for CPU training by ``benchmarks/gan_study.py``) or
+            ``"radford"`` (Radford et al. 2016: 64 filters, Adam 2e-4); ``filters`` and
+            ``spectral_norm`` default to the preset's.
         latent_dim, seed, compile_args: see ``build_gan``.
 
     Returns:
