@@ -82,6 +82,7 @@ CANDIDATES = {
         "f32_lr6e4": {"filters": 32, "d_learning_rate": 6e-4, "g_learning_rate": 6e-4},
         "f32_lr8e4": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
         "f32_lr12e4": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3},
+        "f32_lr8e4_ema": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4, **EMA},
         "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
         "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, **EMA},
@@ -121,7 +122,7 @@ CANDIDATES = {
 # this machine's speed between measurement sessions cannot favour either.
 SAME_COST = {
     "dcgan": {"f32_decay": "f32", "f32_lr4e4": "f32", "f32_lr4e4_decay": "f32", "f32_lr6e4": "f32", "f32_lr8e4": "f32",
-              "f32_lr12e4": "f32"},
+              "f32_lr12e4": "f32", "f32_lr8e4_ema": "f32"},
     "conditional_gan": {"f32_projection": "f32_projection_ema", "f32_projection_ema_decay": "f32_projection_ema",
                         "f32_projection_ema_lr4e4": "f32_projection_ema",
                         "f32_projection_ema_lr8e4": "f32_projection_ema"},
