@@ -107,6 +107,7 @@ CANDIDATES = {
         "d1_ttur_ema": {"d_steps": 1, **TTUR, "beta_1": 0.0, **EMA},
         "d1_lr4e4_ema": {"d_steps": 1, "d_learning_rate": 4e-4, "g_learning_rate": 4e-4, "beta_1": 0.0, **EMA},
         "d1_ttur2x_ema": {"d_steps": 1, "d_learning_rate": 8e-4, "g_learning_rate": 2e-4, "beta_1": 0.0, **EMA},
+        "d1_ttur4x_ema": {"d_steps": 1, "d_learning_rate": 1.6e-3, "g_learning_rate": 4e-4, "beta_1": 0.0, **EMA},
     },
     "gan": {
         "goodfellow": {},
@@ -126,7 +127,7 @@ SAME_COST = {
     "conditional_gan": {"f32_projection": "f32_projection_ema", "f32_projection_ema_decay": "f32_projection_ema",
                         "f32_projection_ema_lr4e4": "f32_projection_ema",
                         "f32_projection_ema_lr8e4": "f32_projection_ema"},
-    "wgan_gp": {"d1_lr4e4_ema": "d1_ttur_ema", "d1_ttur2x_ema": "d1_ttur_ema"},
+    "wgan_gp": {"d1_lr4e4_ema": "d1_ttur_ema", "d1_ttur2x_ema": "d1_ttur_ema", "d1_ttur4x_ema": "d1_ttur_ema"},
 }
 
 
