@@ -24,6 +24,7 @@ from keras_gen.distribute import replica_noise
 from keras_gen.latent import interpolate
 from keras_gen.losses import (
     LOG_LOSSES,
+    auxiliary_class_loss,
     check_gan_loss,
     discriminator_loss,
     generator_loss,
@@ -65,6 +66,8 @@ class GAN(GenerativeModel):
     and as the raw score for the others.
     """
 
+    MAX_DISCRIMINATOR_OUTPUTS, DISCRIMINATOR_OUTPUTS = 1, "one logit per image, shape (1,)"
+
     def __init__(self, generator, discriminator, latent_dim, value_range=(-1.0, 1.0), seed=None, **kwargs):
         check_positive_int("latent_dim", latent_dim)
         value_range = check_value_range(value_range)
@@ -75,6 +78,10 @@ class GAN(GenerativeModel):
             raise ValueError(f"latent_dim is {latent_dim} but the generator's z input has shape {z_shape}.")
         if made != taken:
             raise ValueError(f"the generator makes images of shape {made}; the discriminator takes {taken}.")
+        outputs = [tuple(o.shape[1:]) for o in discriminator.outputs]
+        if outputs[0] != (1,) or len(outputs) > self.MAX_DISCRIMINATOR_OUTPUTS:
+            raise ValueError(f"the discriminator must output {self.DISCRIMINATOR_OUTPUTS}, got outputs of shapes "
+                             f"{outputs}.")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
@@ -93,7 +100,7 @@ class GAN(GenerativeModel):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating", d_steps=1, gp_weight=10.0,
-                label_smoothing=0.0, ema=None, r1_weight=0.0, **kwargs):
+                label_smoothing=0.0, ema=None, r1_weight=0.0, class_weight=1.0, **kwargs):
         """Sets the training configuration; ``model.save`` stores it with both optimizers' state.
 
         Args:
@@ -107,6 +114,10 @@ class GAN(GenerativeModel):
                 discriminator's loss adds ``gamma / 2 * mean(||grad D(x_real)||^2)``
                 (``keras_gen.losses.r1_penalty``); 0 turns it off. Like the gradient
                 penalty it needs a discriminator without batch normalization.
+            class_weight: weight of AC-GAN's class loss
+                (``keras_gen.losses.auxiliary_class_loss``), used only when the
+                discriminator has a class head (a ``ConditionalGAN`` built with
+                ``auxiliary_classifier=True``): D adds it on the real images, G on its own.
             ema: None, or a decay in (0, 1) such as 0.999: keeps ``ema_generator``, an
                 exponential moving average of the generator's weights (batch-norm
                 statistics copied), updated after each generator step and used by
@@ -121,17 +132,21 @@ class GAN(GenerativeModel):
         """
         check_gan_loss(loss, label_smoothing)
         check_positive_int("d_steps", d_steps)
-        for name, value in (("gp_weight", gp_weight), ("r1_weight", r1_weight)):
+        for name, value in (("gp_weight", gp_weight), ("r1_weight", r1_weight), ("class_weight", class_weight)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
         if ema is not None and not (isinstance(ema, float) and 0.0 < ema < 1.0):
             raise ValueError(f"ema must be None or a decay in (0, 1) such as 0.999, got {ema!r}.")
+        if r1_weight and self.auxiliary_classifier:
+            raise ValueError("r1_weight must be 0 with a discriminator with a class head (auxiliary_classifier), "
+                             f"got {r1_weight!r}: the penalty's pass yields no class logits.")
         if isinstance(d_optimizer, keras.optimizers.Optimizer) and d_optimizer is g_optimizer:
             raise ValueError("d_optimizer and g_optimizer must be two optimizer instances, got the same one twice.")
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = self._loss_scaled(keras.optimizers.get(d_optimizer or _default_optimizer()))
         self.g_optimizer = self._loss_scaled(keras.optimizers.get(g_optimizer or _default_optimizer()))
         self.gan_loss, self.d_steps, self.gp_weight, self.r1_weight = loss, d_steps, float(gp_weight), float(r1_weight)
+        self.class_weight = float(class_weight)
         self.label_smoothing, self.ema, self._compile_kwargs = float(label_smoothing), ema, kwargs
         # Built now (inside a strategy's scope when compiled there), so load_model can
         # restore their state and a distributed step creates no variables.
@@ -156,7 +171,8 @@ class GAN(GenerativeModel):
         return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
                 "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
                 "loss": self.gan_loss, "d_steps": self.d_steps, "gp_weight": self.gp_weight,
-                "r1_weight": self.r1_weight, "label_smoothing": self.label_smoothing, "ema": self.ema,
+                "r1_weight": self.r1_weight, "class_weight": self.class_weight,
+                "label_smoothing": self.label_smoothing, "ema": self.ema,
                 **self._compile_kwargs}
 
     def compile_from_config(self, config):
@@ -191,16 +207,18 @@ class GAN(GenerativeModel):
     def _discriminator_step(self, real, labels, batch):
         z = replica_noise(keras.random.normal, (batch, self.latent_dim), self.seed_generator)
         fake = self._generate(z, labels, training=True)  # outside the tape: D's step leaves G alone
-        critic = lambda images: self._discriminate(images, labels, training=True)  # noqa: E731
+        critic = lambda images: self._discriminate(images, labels, training=True)[0]  # noqa: E731
         with tf.GradientTape() as tape:
             if self.r1_weight > 0:  # the penalty's pass is also the real images' forward pass
-                r1, real_logits = r1_penalty(critic, real)
+                (r1, real_logits), real_classes = r1_penalty(critic, real), None
             else:
-                real_logits = critic(real)
+                real_logits, real_classes = self._discriminate(real, labels, training=True)
             fake_logits = critic(fake)
             loss = discriminator_loss(real_logits, fake_logits, self.gan_loss, self.label_smoothing)
             if self.r1_weight > 0:
                 loss += 0.5 * self.r1_weight * r1
+            if real_classes is not None:  # AC-GAN: D also learns to classify the real images
+                loss += self.class_weight * auxiliary_class_loss(labels, real_classes)
             if self.gan_loss == "wasserstein" and self.gp_weight > 0:
                 per_image = (batch,) + (1,) * (len(real.shape) - 1)
                 epsilon = replica_noise(keras.random.uniform, per_image, self.seed_generator)
@@ -213,8 +231,11 @@ class GAN(GenerativeModel):
     def _generator_step(self, labels, batch):
         z = replica_noise(keras.random.normal, (batch, self.latent_dim), self.seed_generator)
         with tf.GradientTape() as tape:
-            fake_logits = self._discriminate(self._generate(z, labels, training=True), labels, training=True)
+            fake_logits, fake_classes = self._discriminate(self._generate(z, labels, training=True), labels,
+                                                           training=True)
             loss = generator_loss(fake_logits, self.gan_loss)
+            if fake_classes is not None:  # AC-GAN: G draws images D classifies as their labels
+                loss += self.class_weight * auxiliary_class_loss(labels, fake_classes)
             scaled = self.replica_scaled_loss(loss, self.g_optimizer)
         weights = self.generator.trainable_weights
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
@@ -235,7 +256,13 @@ class GAN(GenerativeModel):
         return self.generator(z, training=training)
 
     def _discriminate(self, images, labels, training):
-        return self.discriminator(images, training=training)
+        """``(logits, class logits or None)``: class logits come from a class head only."""
+        return self.discriminator(images, training=training), None
+
+    @property
+    def auxiliary_classifier(self):
+        """True when the discriminator has AC-GAN's class head (a second output)."""
+        return len(self.discriminator.outputs) == 2
 
     # ---------------------------------------------------------------------- data checks
     def fit(self, x=None, y=None, *args, **kwargs):
@@ -287,14 +314,22 @@ class ConditionalGAN(GAN):
         latent_dim, value_range, seed: see ``GAN``.
 
     ``fit`` data are ``(images, labels)``. Generated images in training get the labels of
-    the real batch, so classes are drawn as often as in the data.
+    the real batch, so classes are drawn as often as in the data. A discriminator with a
+    second output ``(num_classes,)``, class logits, is an AC-GAN's (Odena et al. 2017):
+    both losses add ``class_weight`` times its cross-entropy (see ``GAN.compile``).
     """
+
+    MAX_DISCRIMINATOR_OUTPUTS = 2
+    DISCRIMINATOR_OUTPUTS = "one logit per image, shape (1,), and optionally class logits, shape (num_classes,)"
 
     def __init__(self, generator, discriminator, latent_dim, num_classes=10, **kwargs):
         check_num_classes(num_classes)
         if len(generator.inputs) != 2 or len(discriminator.inputs) != 2:
             raise ValueError("a ConditionalGAN needs a generator taking [z, label] and a discriminator taking "
                              f"[image, label], got {len(generator.inputs)} and {len(discriminator.inputs)} inputs.")
+        if len(discriminator.outputs) == 2 and tuple(discriminator.outputs[1].shape[1:]) != (num_classes,):
+            raise ValueError(f"the discriminator's class head must output shape ({num_classes},) for num_classes "
+                             f"{num_classes}, got {tuple(discriminator.outputs[1].shape[1:])}.")
         super().__init__(generator, discriminator, latent_dim, **kwargs)
         self.num_classes = num_classes
 
@@ -305,7 +340,8 @@ class ConditionalGAN(GAN):
         return self.generator([z, labels], training=training)
 
     def _discriminate(self, images, labels, training):
-        return self.discriminator([images, labels], training=training)
+        outputs = self.discriminator([images, labels], training=training)
+        return tuple(outputs) if self.auxiliary_classifier else (outputs, None)
 
     def interpolate_classes(self, start, end, steps=8, z=None, seed=0):
         """Class interpolation: images generated along the straight line from the label
@@ -368,8 +404,10 @@ PRESETS = {
     # default: Radford's with 32 filters, the projection discriminator and a generator EMA;
     # holdout FID at 600 s over 3 seeds 5.9 ± 0.5 against 18.4 ± 1.3, conditional accuracy 0.934
     # against 0.869 (benchmarks/results/gan_study.md).
-    "conditional_gan": {"default": {**RADFORD, "filters": 32, "conditioning": "projection", "ema": 0.999},
-                        "radford": {**RADFORD, "conditioning": "channel"}},
+    "conditional_gan": {"default": {**RADFORD, "filters": 32, "conditioning": "projection", "ema": 0.999,
+                                    "auxiliary_classifier": False, "class_weight": 1.0},
+                        "radford": {**RADFORD, "conditioning": "channel", "auxiliary_classifier": False,
+                                    "class_weight": 1.0}},
     "wgan_gp": {"default": {"filters": 32, "loss": "wasserstein", "d_steps": 3, "gp_weight": 10.0, "ema": None,
                             "d_learning_rate": 2e-4, "g_learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.9,
                             "batch_size": 64},
@@ -377,8 +415,8 @@ PRESETS = {
                               "d_learning_rate": 1e-4, "g_learning_rate": 1e-4, "beta_1": 0.0, "beta_2": 0.9,
                               "batch_size": 64}},  # Gulrajani et al. 2017, Algorithm 1
 }
-NETWORK_SETTINGS = ("hidden_units", "filters", "spectral_norm", "conditioning")
-COMPILE_SETTINGS = ("loss", "d_steps", "gp_weight", "r1_weight", "ema")
+NETWORK_SETTINGS = ("hidden_units", "filters", "spectral_norm", "conditioning", "auxiliary_classifier")
+COMPILE_SETTINGS = ("loss", "d_steps", "gp_weight", "r1_weight", "class_weight", "ema")
 
 
 def preset_settings(family, preset="default"):
@@ -507,8 +545,8 @@ def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=None, spectral_
 
 
 def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=100, filters=None, embedding_dim=50,
-                          conditioning=None, spectral_norm=None, preset="default", seed=None, name="conditional_gan",
-                          **compile_args):
+                          conditioning=None, spectral_norm=None, auxiliary_classifier=None, preset="default", seed=None,
+                          name="conditional_gan", **compile_args):
     """Builds and compiles a class-conditional DCGAN (Mirza and Osindero 2014).
 
     Args:
@@ -519,23 +557,27 @@ def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=10
         preset: ``"default"`` (Radford's settings with 32 filters, the projection
             discriminator and a generator EMA of 0.999, chosen for CPU training by
             ``benchmarks/gan_study.py``) or ``"radford"`` (64 filters, the label as an
-            extra channel of D, no EMA); ``filters``, ``conditioning`` and
-            ``spectral_norm`` default to the preset's.
+            extra channel of D, no EMA); ``filters``, ``conditioning``,
+            ``spectral_norm`` and ``auxiliary_classifier`` default to the preset's.
+        auxiliary_classifier: give D a second output, class logits from its last
+            features (AC-GAN, Odena et al. 2017); its cross-entropy, weighted by the
+            compile argument ``class_weight`` (default 1), joins D's loss on real images
+            and G's on generated ones.
         input_shape, latent_dim, filters, spectral_norm, seed, compile_args: see ``build_dcgan``.
 
     Returns:
         A compiled ``ConditionalGAN``; both networks take a second input, ``label``.
     """
-    given = {"filters": filters, "spectral_norm": spectral_norm, "conditioning": conditioning}
+    given = {"filters": filters, "spectral_norm": spectral_norm, "conditioning": conditioning,
+             "auxiliary_classifier": auxiliary_classifier}
     network, compile_args = _from_preset("conditional_gan", preset, given, compile_args)
-    filters, spectral_norm, conditioning = network["filters"], network["spectral_norm"], network["conditioning"]
-    shape = check_dcgan_arguments(input_shape, latent_dim, filters)
+    shape = check_dcgan_arguments(input_shape, latent_dim, network["filters"])
     check_num_classes(num_classes)
     check_positive_int("embedding_dim", embedding_dim)
-    check_bool("spectral_norm", spectral_norm)
-    generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed, num_classes=num_classes,
-                                               embedding_dim=embedding_dim, spectral_norm=spectral_norm,
-                                               conditioning=conditioning)
+    check_bool("spectral_norm", network["spectral_norm"])
+    check_bool("auxiliary_classifier", network["auxiliary_classifier"])
+    generator, discriminator = dcgan_networks(shape, latent_dim, seed=seed, num_classes=num_classes,
+                                               embedding_dim=embedding_dim, **network)
     gan = ConditionalGAN(generator, discriminator, latent_dim, num_classes=num_classes, seed=seed, name=name)
     return _compiled(gan, compile_args)
 

@@ -143,6 +143,23 @@ def generator_loss(fake_logits, loss="non_saturating"):
     return -keras.ops.mean(fake)
 
 
+def auxiliary_class_loss(labels, class_logits):
+    """The class term of AC-GAN (Odena et al. 2017): the mean cross-entropy
+    ``-log softmax(class_logits)[label]`` of integer labels under a discriminator's class
+    head. The discriminator adds it on real images (it learns to classify), the
+    generator on its own (it learns to draw images of the class it was asked for).
+
+    Args:
+        labels: integer class ids, shape ``(N,)``.
+        class_logits: the class head's raw scores, shape ``(N, num_classes)``.
+
+    Returns:
+        The mean loss, a float32 scalar.
+    """
+    logits = keras.ops.cast(class_logits, "float32")
+    return keras.ops.mean(keras.ops.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+
 def _input_gradient_norms(critic, images):
     """``(norms, scores)``: the L2 norm over all non-batch axes of each example's gradient
     of ``critic`` with respect to its input, and the critic's scores (float32)."""

@@ -24,7 +24,7 @@ CONDITIONINGS = ("channel", "projection")  # how a conditional discriminator see
 
 
 def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_classes=None, embedding_dim=50,
-                   spectral_norm=False, conditioning="channel"):
+                   spectral_norm=False, conditioning="channel", auxiliary_classifier=False):
     """DCGAN networks (Radford et al. 2016): N(0, 0.02) weights; G projects z to a 7x7 or
     4x4 map and doubles it with stride-2 Conv2DTranspose layers (BatchNorm + ReLU, tanh
     output); D halves the image with stride-2 Conv2D layers (LeakyReLU(0.2), BatchNorm
@@ -38,9 +38,13 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
     With ``num_classes`` both take a ``label``: G joins a label embedding to z; D sees it
     by ``conditioning``: ``"channel"``, a learned per-class image plane as an extra input
     channel, or ``"projection"`` (Miyato and Koyama 2018), the logit plus the inner
-    product of D's last features with a learned per-class vector."""
+    product of D's last features with a learned per-class vector. With
+    ``auxiliary_classifier`` (needs ``num_classes``) D has a second output, AC-GAN's class
+    head (Odena et al. 2017): ``num_classes`` logits from the same last features."""
     if conditioning not in CONDITIONINGS:
         raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}.")
+    if auxiliary_classifier and not num_classes:
+        raise ValueError("auxiliary_classifier needs num_classes: it classifies images into the model's classes.")
 
     size, _, channels = input_shape
     stages = DCGAN_STAGES[size]
@@ -97,6 +101,9 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
         logit = dense(1, kernel_initializer=init(), dtype="float32", name="logit")(features)
     if label is None:
         return keras.Model(z, generated, name="generator"), keras.Model(image, logit, name="discriminator")
+    if auxiliary_classifier:  # drawn after the other layers' seeds, so their weights do not change
+        classes = dense(num_classes, kernel_initializer=init(), dtype="float32", name="class_logits")(features)
+        logit = [logit, classes]
     return (keras.Model([z, label], generated, name="generator"),
             keras.Model([image, label], logit, name="discriminator"))
 

@@ -342,6 +342,11 @@ def add_gan_flags(parser, family=None, sample_every=1):
         if "conditioning" in default:
             parser.add_argument("--conditioning", choices=CONDITIONINGS, default=None,
                                 help=f"how D sees the label: an extra image channel or projection {given}")
+        if "auxiliary_classifier" in default:
+            parser.add_argument("--auxiliary-classifier", action=argparse.BooleanOptionalAction, default=None,
+                                help=f"AC-GAN: a class head on D, whose cross-entropy joins both losses {given}")
+            parser.add_argument("--class-weight", type=_non_negative_float, default=None,
+                                help=f"weight of the class head's cross-entropy {given}")
         parser.add_argument("--loss", choices=GAN_LOSSES, default=None, help=f"GAN loss {given}")
         parser.add_argument("--d-steps", type=_positive_int, default=None,
                             help=f"discriminator updates per generator update {given}")

@@ -218,7 +218,8 @@ def test_conditional_export_saved_model_cli_and_label_check(tmp_path):
 
 
 def test_generator_converts_to_tflite_with_the_same_output(tmp_path):
-    gan = build_conditional_gan(num_classes=3, latent_dim=5, filters=4, seed=0, ema=0.5)
+    # An AC-GAN (a class head on D, which the export leaves behind) with an EMA generator.
+    gan = build_conditional_gan(num_classes=3, latent_dim=5, filters=4, seed=0, ema=0.5, auxiliary_classifier=True)
     gan.fit(np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32), np.arange(16) % 3,
             batch_size=8, epochs=1, verbose=0)
     path = export_model(gan, "cgan", base_dir=tmp_path)

@@ -26,7 +26,14 @@ from keras_gen.gan import (
 )
 from keras_gen.latent import interpolate, vector_arithmetic
 from keras_gen.layers import SpectralConv2D
-from keras_gen.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from keras_gen.losses import (
+    GAN_LOSSES,
+    auxiliary_class_loss,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    r1_penalty,
+)
 from keras_gen.plotting import tile_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +140,55 @@ def test_r1_weight_adds_half_gamma_times_the_penalty_to_the_discriminator_loss()
     assert logs[4.0]["d_real"] == pytest.approx(logs[0.0]["d_real"], rel=1e-6)  # the same real scores, one pass
     assert logs[4.0]["d_loss"][0] - logs[0.0]["d_loss"][0] == pytest.approx(0.5 * 4.0 * penalty, rel=1e-4)
     assert penalty > 1e-3
+
+
+def test_auxiliary_class_loss_by_hand():
+    logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]], np.float32)
+    labels = np.array([0, 1])
+    expected = np.mean([np.log(np.exp(row).sum()) - row[k] for row, k in zip(logits.astype(np.float64), labels)])
+    assert numpy_value(auxiliary_class_loss(labels, logits)) == pytest.approx(expected, rel=1e-6)
+    assert auxiliary_class_loss(labels, logits.astype(np.float16)).dtype == "float32"
+
+
+def tiny_acgan(class_weight):
+    return build_conditional_gan(num_classes=3, latent_dim=4, filters=4, embedding_dim=2, seed=0,
+                                 auxiliary_classifier=True, class_weight=class_weight)
+
+
+def test_class_weight_adds_the_class_heads_cross_entropy_to_both_losses():
+    # AC-GAN: D's loss adds class_weight * CE(class head on the real images, their labels),
+    # G's adds class_weight * CE(class head on its images, the labels asked for).
+    real, labels = tf.constant(images_in_range(6, (28, 28, 1))), tf.constant([0, 1, 2, 0, 1, 2])
+    d_steps = {w: tiny_acgan(w)._discriminator_step(real, labels, 6)[0] for w in (0.0, 2.5)}
+    reference = tiny_acgan(0.0)  # the same initial weights, untouched
+    real_ce = auxiliary_class_loss(labels, reference.discriminator([real, labels], training=True)[1])
+    assert numpy_value(d_steps[2.5] - d_steps[0.0]) == pytest.approx(2.5 * numpy_value(real_ce), rel=1e-4)
+
+    g_steps = {w: tiny_acgan(w)._generator_step(labels, 6) for w in (0.0, 2.5)}
+    z = keras.random.normal((6, 4), seed=keras.random.SeedGenerator(0))  # the model's first draw: seed 0
+    fake = reference.generator([z, labels], training=True)
+    fake_ce = auxiliary_class_loss(labels, reference.discriminator([fake, labels], training=True)[1])
+    assert numpy_value(g_steps[2.5] - g_steps[0.0]) == pytest.approx(2.5 * numpy_value(fake_ce), rel=1e-4)
+    assert numpy_value(real_ce) > 0.5 and numpy_value(fake_ce) > 0.5  # log(3) = 1.1 for an untrained head
+
+
+def test_auxiliary_classifier_learns_the_classes_and_survives_save_and_load(tmp_path):
+    # The two halves' brightness decides the class; the class head learns it from real images.
+    keras.utils.set_random_seed(0)
+    labels = np.arange(192) % 2
+    left = np.concatenate([np.full((28, 14, 1), 0.6), np.full((28, 14, 1), -0.6)], axis=1)
+    images = (np.where(labels[:, None, None, None] == 0, left, -left)
+              + np.random.default_rng(0).uniform(-0.2, 0.2, (192, 28, 28, 1))).astype(np.float32)
+    gan = build_conditional_gan(num_classes=2, latent_dim=4, filters=4, embedding_dim=2, seed=0,
+                                auxiliary_classifier=True, class_weight=0.5)
+    head = lambda model: model.discriminator([images, labels], training=False)[1].numpy()  # noqa: E731
+    gan.fit(images, labels, batch_size=32, epochs=4, verbose=0)
+    assert (head(gan).argmax(axis=1) == labels).mean() > 0.95
+    gan.save(tmp_path / "acgan.keras")
+    loaded = keras.models.load_model(tmp_path / "acgan.keras")
+    assert loaded.auxiliary_classifier and loaded.class_weight == 0.5
+    np.testing.assert_array_equal(head(loaded), head(gan))
+    np.testing.assert_array_equal(loaded.generate(labels[:4], seed=1), gan.generate(labels[:4], seed=1))
 
 
 # ------------------------------------------------------------------------- training
@@ -407,6 +463,19 @@ def test_bad_arguments_give_clear_errors():
     adam = keras.optimizers.Adam()
     with pytest.raises(ValueError, match="two optimizer instances"):
         tiny_gan(d_optimizer=adam, g_optimizer=adam)
+    with pytest.raises(TypeError, match="auxiliary_classifier must be True or False, got 1"):
+        build_conditional_gan(filters=4, auxiliary_classifier=1)
+    with pytest.raises(ValueError, match="class_weight must be a number >= 0, got -1"):
+        tiny_acgan(-1)
+    with pytest.raises(ValueError, match="r1_weight must be 0 with a discriminator with a class head"):
+        build_conditional_gan(filters=4, auxiliary_classifier=True, r1_weight=1.0)
+    acgan = tiny_acgan(1.0)
+    with pytest.raises(ValueError, match=r"class head must output shape \(5,\) for num_classes 5, got \(3,\)"):
+        ConditionalGAN(acgan.generator, acgan.discriminator, latent_dim=4, num_classes=5)
+    two_outputs = keras.Model(acgan.discriminator.inputs[0], acgan.discriminator([acgan.discriminator.inputs[0],
+                                                                                   tf.zeros([1], "int32")]))
+    with pytest.raises(ValueError, match=r"must output one logit per image, shape \(1,\), got outputs"):
+        GAN(build_dcgan(latent_dim=4, filters=4).generator, two_outputs, latent_dim=4)
 
 
 def test_fit_checks_the_first_batch():

@@ -77,7 +77,8 @@ GAN_RECIPES = {  # small networks so a run takes seconds; the defaults are measu
     "gan": ["--hidden-units", "32", "64"],
     "dcgan": ["--filters", "8", "--preset", "radford", "--spectral-norm", "--loss", "hinge", "--r1-weight", "0.5",
               "--ema", "0.9", "--d-learning-rate", "3e-4"],
-    "conditional_gan": ["--filters", "8", "--conditioning", "projection"],
+    "conditional_gan": ["--filters", "8", "--conditioning", "projection", "--auxiliary-classifier", "--class-weight",
+                        "0.5"],
     "wgan_gp": ["--filters", "8", "--d-steps", "2"],
     "xicfg": ["--filters", "8", "--stages", "2", "--approximator", "conv"],
 }
@@ -114,6 +115,8 @@ def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name, re
         assert float(gan.g_optimizer.beta_1) == pytest.approx(0.5)  # the preset's
         assert isinstance(gan.discriminator.get_layer("discriminator_conv_0"), SpectralConv2D)
         assert "loss hinge, d_steps 1, r1_weight 0.5, ema 0.9, d_learning_rate 0.0003" in line
+    if name == "conditional_gan":
+        assert gan.auxiliary_classifier and gan.class_weight == 0.5
     if name == "xicfg":
         assert gan.stages == 2 and int(gan.episode.numpy()) == 4  # 8 steps of 64 images: 4 episodes of 2 stages
         assert (tmp_path / "out" / "approximator_samples.png").stat().st_size > 5000
@@ -132,6 +135,8 @@ def test_gan_recipe_rejects_bad_flags(tmp_path, recipe):
     assert code == 1 and "error: --beta-1 must be in [0, 1), got 1.0" in err
     code, _, err = recipe("dcgan", "--r1-weight", "-1")
     assert code == 2 and "expected a number >= 0, got -1" in err
+    code, _, err = recipe("conditional_gan", "--auxiliary-classifier", "--r1-weight", "1", "--out", tmp_path)
+    assert code == 1 and "error: r1_weight must be 0 with a discriminator with a class head" in err
     code, _, err = recipe("xicfg", "--eta", "0", "--out", tmp_path)
     assert code == 1 and "error: eta must be a number > 0" in err
 
