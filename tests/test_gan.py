@@ -398,6 +398,9 @@ def test_presets_set_the_builders_defaults_and_explicit_arguments_override_them(
         if settings.get("spectral_norm") is not None:
             spectral = isinstance(gan.discriminator.get_layer("discriminator_conv_0"), SpectralConv2D)
             assert spectral == settings["spectral_norm"], family
+        if "auxiliary_classifier" in settings:
+            assert (gan.auxiliary_classifier, gan.class_weight) == (settings["auxiliary_classifier"],
+                                                                    settings["class_weight"]), family
     # Explicit arguments win over the preset, the rest stays the preset's.
     mixed = build_dcgan(latent_dim=8, filters=8, preset="radford", ema=0.99, loss="hinge", seed=0)
     assert (mixed.discriminator.get_layer("discriminator_conv_0").filters, mixed.ema, mixed.gan_loss) == (
