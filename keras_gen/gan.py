@@ -401,11 +401,11 @@ PRESETS = {
     # against 25.3 ± 1.5 with 4e-4 and 31.6 ± 0.6 with 2e-4); benchmarks/results/gan_study.md.
     "dcgan": {"default": {**RADFORD, "filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
               "radford": dict(RADFORD)},
-    # default: Radford's with 32 filters, the projection discriminator and a generator EMA;
-    # holdout FID at 600 s over 3 seeds 5.9 ± 0.5 against 18.4 ± 1.3, conditional accuracy 0.934
-    # against 0.869 (benchmarks/results/gan_study.md).
+    # default: Radford's with 32 filters, the projection discriminator and a generator EMA
+    # (holdout FID at 600 s over 3 seeds 5.9 ± 0.5 against 18.4 ± 1.3, conditional accuracy 0.934
+    # against 0.869), and AC-GAN's class head (CGAN_AC_RESULT); benchmarks/results/gan_study.md.
     "conditional_gan": {"default": {**RADFORD, "filters": 32, "conditioning": "projection", "ema": 0.999,
-                                    "auxiliary_classifier": False, "class_weight": 1.0},
+                                    "auxiliary_classifier": True, "class_weight": 1.0},
                         "radford": {**RADFORD, "conditioning": "channel", "auxiliary_classifier": False,
                                     "class_weight": 1.0}},
     # default: one critic step per generator step, Adam(beta_1 0, beta_2 0.9) at 8e-4 for the
@@ -559,8 +559,9 @@ def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=10
         conditioning: how D sees the label: ``"channel"`` (a learned per-class image
             plane as an extra channel) or ``"projection"`` (Miyato and Koyama 2018).
         preset: ``"default"`` (Radford's settings with 32 filters, the projection
-            discriminator and a generator EMA of 0.999, chosen for CPU training by
-            ``benchmarks/gan_study.py``) or ``"radford"`` (64 filters, the label as an
+            discriminator, AC-GAN's class head with ``class_weight`` 1 and a generator
+            EMA of 0.999, chosen for CPU training by ``benchmarks/gan_study.py``) or
+            ``"radford"`` (64 filters, the label as an
             extra channel of D, no EMA); ``filters``, ``conditioning``,
             ``spectral_norm`` and ``auxiliary_classifier`` default to the preset's.
         auxiliary_classifier: give D a second output, class logits from its last
