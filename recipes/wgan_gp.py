@@ -11,9 +11,10 @@ Defaults (``--preset default``, chosen by benchmarks/gan_study.py for CPU traini
 filters, one critic update per generator update, Adam(beta_1=0, beta_2=0.9) with 8e-4 for
 the critic and 2e-4 for the generator (two time scales), and samples from an EMA of the
 generator's weights. The settings this recipe had before (``--d-steps 3
---d-learning-rate 2e-4 --g-learning-rate 2e-4 --beta-1 0.5 --ema 0``) reached half the
-quality in the same time. ``--preset gulrajani``: the paper's Algorithm 1 (5 critic
-updates, Adam(1e-4, 0, 0.9), 64 filters).
+--d-learning-rate 2e-4 --g-learning-rate 2e-4 --beta-1 0.5 --ema 0``) scored
+Fashion-MNIST FID 72.7 after 600 s of CPU training where these score 37.7 (the README's
+study). ``--preset gulrajani``: the paper's Algorithm 1 (5 critic updates, Adam(1e-4, 0,
+0.9), 64 filters).
 
 The critic's loss is the negative Wasserstein estimate plus the penalty: it falls
 below 0 and its size, not its sign, tracks sample quality.
