@@ -83,6 +83,10 @@ CANDIDATES = {
         "f32_lr8e4": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
         "f32_lr12e4": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3},
         "f32_lr8e4_ema": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4, **EMA},
+        # WGAN-GP's winning lessons tried on the default: Adam(0, 0.9), and a faster D
+        "f32_lr8e4_b0": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4, "beta_1": 0.0,
+                         "beta_2": 0.9},
+        "f32_d16e4_g8e4": {"filters": 32, "d_learning_rate": 1.6e-3, "g_learning_rate": 8e-4},
         "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
         "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, **EMA},
@@ -124,7 +128,7 @@ CANDIDATES = {
 # this machine's speed between measurement sessions cannot favour either.
 SAME_COST = {
     "dcgan": {"f32_decay": "f32", "f32_lr4e4": "f32", "f32_lr4e4_decay": "f32", "f32_lr6e4": "f32", "f32_lr8e4": "f32",
-              "f32_lr12e4": "f32", "f32_lr8e4_ema": "f32"},
+              "f32_lr12e4": "f32", "f32_lr8e4_ema": "f32", "f32_lr8e4_b0": "f32", "f32_d16e4_g8e4": "f32"},
     # AC-GAN's class head is one Dense(10) on D's last features: about 31k multiply-adds per
     # image against 1.7M in D's convolutions (interleaved rates on a loaded machine: 593 and
     # 545 images/s without, 482 and 618 with).
