@@ -5,7 +5,7 @@ split is scored once, for the chosen defaults (--split test).
 
     python benchmarks/gan_study.py --model dcgan --measure-rates     # images/s of every dcgan config
     python benchmarks/gan_study.py --model dcgan --configs radford ema --seeds 0 1 2
-    python benchmarks/gan_study.py --model dcgan --configs default --split test --seeds 0 1 2
+    python benchmarks/gan_study.py --model dcgan --configs f32_lr8e4 --split test --seeds 0 1 2
     python benchmarks/gan_study.py --report            # tables and figure from every run so far
     python benchmarks/gan_study.py --model dcgan --configs radford --quick --out /tmp/study
 
@@ -87,6 +87,9 @@ CANDIDATES = {
         "f32_lr8e4_b0": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4, "beta_1": 0.0,
                          "beta_2": 0.9},
         "f32_d16e4_g8e4": {"filters": 32, "d_learning_rate": 1.6e-3, "g_learning_rate": 8e-4},
+        # the least-squares loss (LSGAN), and an EMA at the faster 1.2e-3
+        "f32_lr8e4_lsgan": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4, "loss": "least_squares"},
+        "f32_lr12e4_ema": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3, **EMA},
         "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
         "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, **EMA},
@@ -105,6 +108,8 @@ CANDIDATES = {
                                      "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
         "projection_sn_hinge_ttur_ema": {"conditioning": "projection", **SN_HINGE_TTUR, **EMA},
         "f32_projection_ema_ac": {"filters": 32, "conditioning": "projection", **EMA, "auxiliary_classifier": True},
+        "f32_projection_ema_ac_lr8e4": {"filters": 32, "conditioning": "projection", **EMA,
+                                        "auxiliary_classifier": True, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
     },
     "wgan_gp": {
         "recipe": {},
@@ -128,14 +133,16 @@ CANDIDATES = {
 # this machine's speed between measurement sessions cannot favour either.
 SAME_COST = {
     "dcgan": {"f32_decay": "f32", "f32_lr4e4": "f32", "f32_lr4e4_decay": "f32", "f32_lr6e4": "f32", "f32_lr8e4": "f32",
-              "f32_lr12e4": "f32", "f32_lr8e4_ema": "f32", "f32_lr8e4_b0": "f32", "f32_d16e4_g8e4": "f32"},
+              "f32_lr12e4": "f32", "f32_lr8e4_ema": "f32", "f32_lr8e4_b0": "f32", "f32_d16e4_g8e4": "f32",
+              "f32_lr8e4_lsgan": "f32", "f32_lr12e4_ema": "f32"},
     # AC-GAN's class head is one Dense(10) on D's last features: about 31k multiply-adds per
     # image against 1.7M in D's convolutions (interleaved rates on a loaded machine: 593 and
     # 545 images/s without, 482 and 618 with).
     "conditional_gan": {"f32_projection": "f32_projection_ema", "f32_projection_ema_decay": "f32_projection_ema",
                         "f32_projection_ema_lr4e4": "f32_projection_ema",
                         "f32_projection_ema_lr8e4": "f32_projection_ema",
-                        "f32_projection_ema_ac": "f32_projection_ema"},
+                        "f32_projection_ema_ac": "f32_projection_ema",
+                        "f32_projection_ema_ac_lr8e4": "f32_projection_ema"},
     "wgan_gp": {"d1_lr4e4_ema": "d1_ttur_ema", "d1_ttur2x_ema": "d1_ttur_ema", "d1_ttur4x_ema": "d1_ttur_ema"},
 }
 
