@@ -8,7 +8,9 @@ loss, optimizers, discriminator steps, R1 penalty and generator EMA, the same tf
 pipeline (Fashion-MNIST in [-1, 1]) and the same passes per step: the discriminator
 updates on the real batch and fresh fakes, then one generator update on fresh z, then
 the EMA update. The loop has no metrics or callbacks. A third
-variant calls ``GAN.train_step`` in the same loop, to tell the step's cost from fit's.
+variant calls ``GAN.train_step`` in the same loop, to tell the step's cost from fit's; a
+fourth runs ``fit`` after ``compile(steps_per_execution=20)`` (Keras's option: 20 steps per
+call, callbacks see every 20th step).
 After one warm-up round each (tracing), the variants run ``--rounds`` timed rounds of
 ``--steps`` steps, interleaved, in the same process. Reported: the median images/s
 (wall clock) and the median CPU time per image (all threads; steadier than wall time
@@ -41,10 +43,15 @@ from keras_gen.gan import PRESETS, build_dcgan, describe_settings, preset_settin
 from keras_gen.losses import discriminator_loss, generator_loss, r1_penalty  # noqa: E402
 
 
-def gan_fit_runner(data, steps, seed, preset):
-    """(wall, CPU) seconds of ``steps`` steps of ``GAN.fit``."""
+def gan_fit_runner(data, steps, seed, preset, steps_per_execution=1):
+    """(wall, CPU) seconds of ``steps`` steps of ``GAN.fit``; with ``steps_per_execution``
+    > 1 the model is compiled again with the preset's settings and that option."""
     keras.utils.set_random_seed(seed)
-    return fit_runner(build_dcgan(seed=seed, preset=preset), data, steps)
+    gan = build_dcgan(seed=seed, preset=preset)
+    if steps_per_execution > 1:
+        _, compiled = settings_arguments(preset_settings("dcgan", preset))
+        gan.compile(**compiled, steps_per_execution=steps_per_execution)
+    return fit_runner(gan, data, steps)
 
 
 def hand_loop_runner(data, steps, seed, preset):
@@ -101,17 +108,24 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200, help="steps per timed round (and per warm-up)")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per variant, interleaved")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
+    parser.add_argument("--steps-per-execution", type=int, default=20,
+                        help="steps per call of the fit variant compiled with steps_per_execution (default: 20)")
     parser.add_argument("--preset", choices=sorted(PRESETS["dcgan"]), default="default",
                         help="the DCGAN settings measured (default: build_dcgan's defaults)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.steps, args.rounds = 2, 1
+        args.steps, args.rounds, args.steps_per_execution = 2, 1, 2
+    if args.steps % args.steps_per_execution:
+        parser.error(f"--steps must be a multiple of --steps-per-execution, got {args.steps} and "
+                     f"{args.steps_per_execution}")
     settings = preset_settings("dcgan", args.preset)
     args.batch_size = args.batch_size or settings["batch_size"]
     data = datasets.load("fashion_mnist", value_range=(-1, 1), batch_size=args.batch_size, seed=args.seed,
                          limit=2 * args.steps * args.batch_size, drop_remainder=True).repeat()
     runners = {
         "GAN.fit": gan_fit_runner(data, args.steps, args.seed, args.preset),
+        f"GAN.fit, compile(steps_per_execution={args.steps_per_execution})": gan_fit_runner(
+            data, args.steps, args.seed, args.preset, args.steps_per_execution),
         "hand-written tf.function loop": hand_loop_runner(data, args.steps, args.seed, args.preset),
         "GAN.train_step in that loop": train_step_runner(data, args.steps, args.seed, args.preset),
     }
