@@ -122,6 +122,7 @@ CANDIDATES = {
         "goodfellow": {},
         "ema": EMA,
         "ttur_ema": {**TTUR, **EMA},
+        "lr8e4": {"d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
     },
 }
 
@@ -142,6 +143,7 @@ SAME_COST = {
                         "f32_projection_ema_lr8e4": "f32_projection_ema",
                         "f32_projection_ema_ac": "f32_projection_ema",
                         "f32_projection_ema_ac_lr8e4": "f32_projection_ema"},
+    "gan": {"lr8e4": "goodfellow"},
     "wgan_gp": {"d1_lr4e4_ema": "d1_ttur_ema", "d1_ttur2x_ema": "d1_ttur_ema", "d1_ttur4x_ema": "d1_ttur_ema"},
 }
 
