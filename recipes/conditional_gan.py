@@ -2,13 +2,13 @@
 label embedding, the discriminator gets the image and the label, so it judges "is this a
 real 7?", not just "is this real?". You choose the class of each sample.
 
-Defaults (``--preset default``, chosen by benchmarks/gan_study.py): 32 filters, a
-projection discriminator (its logit plus the inner product of its last features with a
-learned class vector, Miyato and Koyama 2018), AC-GAN's class head on D (Odena et al.
-2017: D also learns to classify the real images, G to draw images D puts in the asked
-class; ``--no-auxiliary-classifier`` turns it off) and samples from an EMA of the
-generator's weights. ``--preset radford``: 64 filters, the label as a learned per-class
-image plane in an extra channel of D, no class head, no EMA.
+Defaults (``--preset default``, chosen by benchmarks/gan_study.py): 32 filters, Adam 8e-4
+for both networks, a projection discriminator (its logit plus the inner product of its
+last features with a learned class vector, Miyato and Koyama 2018), AC-GAN's class head on
+D (Odena et al. 2017: D also learns to classify the real images, G to draw images D puts in
+the asked class; ``--no-auxiliary-classifier`` turns it off) and samples from an EMA of the
+generator's weights. ``--preset radford``: 64 filters, Adam 2e-4, the label as a learned
+per-class image plane in an extra channel of D, no class head, no EMA.
 
     python recipes/conditional_gan.py                        # bundled MNIST, no network
     python recipes/conditional_gan.py --dataset fashion_mnist --epochs 10
