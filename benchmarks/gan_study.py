@@ -89,6 +89,11 @@ CANDIDATES = {
         # the least-squares loss (LSGAN), and an EMA at the faster 1.2e-3
         "f32_lr8e4_lsgan": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4, "loss": "least_squares"},
         "f32_lr12e4_ema": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3, **EMA},
+        # width and batch for this CPU's throughput at the default's Adam 8e-4 (each needs its rate)
+        "f24_lr8e4": {"filters": 24, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
+        "f48_lr8e4": {"filters": 48, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4},
+        "f32_lr8e4_b32": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4, "batch_size": 32},
+        "f32_lr8e4_b128": {"filters": 32, "d_learning_rate": 8e-4, "g_learning_rate": 8e-4, "batch_size": 128},
         "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
         "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, **EMA},
