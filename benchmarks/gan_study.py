@@ -5,7 +5,7 @@ split is scored once, for the chosen defaults (--split test).
 
     python benchmarks/gan_study.py --model dcgan --measure-rates     # images/s of every dcgan config
     python benchmarks/gan_study.py --model dcgan --configs radford ema --seeds 0 1 2
-    python benchmarks/gan_study.py --model dcgan --configs f32_lr8e4 --split test --seeds 0 1 2
+    python benchmarks/gan_study.py --model dcgan --configs f32_lr12e4_b128 --split test --seeds 0 1 2
     python benchmarks/gan_study.py --report            # tables and figure from every run so far
     python benchmarks/gan_study.py --model dcgan --configs radford --quick --out /tmp/study
 

@@ -1,9 +1,9 @@
 """DCGAN (Radford et al. 2016): strided convolutions in the discriminator, fractional-strided
 (transposed) convolutions in the generator, batch norm in both, ReLU and a tanh output in
 the generator, LeakyReLU in the discriminator, Adam(beta_1=0.5). The default preset has 32
-filters instead of the paper's 64 (3.9x faster on a CPU) and a learning rate of 8e-4 instead
-of 2e-4, both chosen by better samples at equal time (benchmarks/results/gan_study.md);
---preset radford gives the paper's.
+filters instead of the paper's 64 (3.9x faster on a CPU), batch 128 instead of 64 and a
+learning rate of 1.2e-3 instead of 2e-4, all chosen by better samples at equal time
+(benchmarks/results/gan_study.md); --preset radford gives the paper's.
 
     python recipes/dcgan.py                                  # bundled MNIST, no network
     python recipes/dcgan.py --dataset fashion_mnist --epochs 10
