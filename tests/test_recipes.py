@@ -141,7 +141,6 @@ def test_gan_recipe_rejects_bad_flags(tmp_path, recipe):
     assert code == 1 and "error: eta must be a number > 0" in err
 
 
-
 @pytest.mark.parametrize("family", ["gan", "dcgan", "conditional_gan", "wgan_gp"])
 def test_gan_recipes_train_at_their_presets_batch_unless_batch_size_is_given(family):
     from keras_gen.gan import PRESETS
@@ -154,6 +153,7 @@ def test_gan_recipes_train_at_their_presets_batch_unless_batch_size_is_given(fam
         assert args.batch_size == settings["batch_size"], (family, preset)
         args = parser.parse_args(["--preset", preset, "--batch-size", "48"])
         assert gan_settings(args, family)["batch_size"] == args.batch_size == 48, (family, preset)
+
 
 AUTOREGRESSIVE_RECIPES = {  # tiny networks; the defaults are measured in the README
     "pixelcnn": (["--filters", "8", "--layers", "1", "--conditional", "--architecture", "gated"], "v1_f"),
