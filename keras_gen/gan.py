@@ -429,7 +429,7 @@ PRESETS = {
                               "batch_size": 64}},  # Gulrajani et al. 2017, Algorithm 1
 }
 NETWORK_SETTINGS = ("hidden_units", "filters", "spectral_norm", "conditioning", "auxiliary_classifier")
-COMPILE_SETTINGS = ("loss", "d_steps", "gp_weight", "r1_weight", "class_weight", "ema")
+COMPILE_SETTINGS = ("loss", "d_steps", "gp_weight", "r1_weight", "class_weight", "ema", "label_smoothing")
 
 
 def preset_settings(family, preset="default"):

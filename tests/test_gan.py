@@ -433,6 +433,16 @@ def test_linear_lr_decay_reaches_half_the_rate_halfway_for_both_networks():
         settings_arguments({**settings, "lr_decay": "cosine"}, decay_steps=8)
 
 
+def test_settings_reach_the_compiled_model():
+    # A study candidate or a recipe's changed preset is a settings dict; every setting must arrive.
+    settings = {**preset_settings("dcgan"), "filters": 8, "label_smoothing": 0.1, "ema": 0.99}
+    network, compiled = settings_arguments(settings)
+    gan = build_dcgan(latent_dim=4, seed=0, **network, **compiled)
+    assert (gan.label_smoothing, gan.ema, gan.gan_loss) == (0.1, 0.99, "non_saturating")
+    assert gan.discriminator.get_layer("discriminator_conv_0").filters == 8
+    assert _adam(gan.d_optimizer) == pytest.approx((1.2e-3, 0.5, 0.999))
+
+
 def test_mixed_precision_training_step():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
