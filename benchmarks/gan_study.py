@@ -27,6 +27,9 @@ scores: ``evaluate_samples`` of --num-samples samples (the same z each time) aga
 many real images (a seeded subset) on the shipped domain classifier's features, and a
 grid of 64 samples written per point.
 
+Rates and runs carry ``train_step``, the version of ``GAN.train_step`` they timed
+(``TRAIN_STEP``): a run takes the rate of its own step, and the report keeps steps apart.
+
 Every run appends one JSON line to --out/gan_study_runs.jsonl (runs accumulate across
 invocations); --report turns them into gan_study.{md,png}: per config and split, the
 mean and spread over seeds of FID, classes covered and conditional accuracy at each
@@ -65,6 +68,10 @@ BASES = {"dcgan": gan.PRESETS["dcgan"]["radford"], "conditional_gan": gan.PRESET
                      "d_learning_rate": 2e-4, "g_learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.9,
                      "batch_size": 64},
          "gan": gan.PRESETS["gan"]["goodfellow"]}
+# The version of GAN.train_step timed: 1 (JSON lines without the key, until 2026-12-01):
+# two generator forward passes per step (the discriminator's fakes, then new z for the
+# generator); 2: the generator learns from the discriminator's fakes, one pass.
+TRAIN_STEP = 2
 EMA = {"ema": 0.999}
 TTUR = {"d_learning_rate": 4e-4, "g_learning_rate": 1e-4}
 SN_HINGE_TTUR = {"spectral_norm": True, "loss": "hinge", **TTUR, "beta_1": 0.0, "beta_2": 0.9}
@@ -258,22 +265,24 @@ def measure_rate(args):
     model.fit(train, epochs=1_000_000, verbose=0, callbacks=[timer])
     rates = [args.rate_steps * settings["batch_size"] / t for t in timer.seconds]
     row = {"model": args.model, "config": config, "batch": settings["batch_size"], "images_per_s": round(max(rates), 1),
-           "windows": [round(r, 1) for r in rates], "quick": args.quick, "machine": machine(),
-           "header": dated_header("gan_study.py", sys.argv[1:], args.seeds[0]), "commit": _commit()}
+           "windows": [round(r, 1) for r in rates], "quick": args.quick, "train_step": TRAIN_STEP,
+           "machine": machine(), "header": dated_header("gan_study.py", sys.argv[1:], args.seeds[0]),
+           "commit": _commit()}
     with open(args.out / "gan_study_rates.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
     print(json.dumps({k: row[k] for k in ("model", "config", "images_per_s", "windows")}), flush=True)
 
 
-def rate_of(out, model, config, quick=False):
-    """A config's images/s: the median of its measurements so far (each the best of its
-    windows; those of its ``SAME_COST`` config if it has one), or None. Rates move by
+def rate_of(out, model, config, quick=False, train_step=TRAIN_STEP):
+    """A config's images/s with ``train_step``: the median of its measurements so far
+    (each the best of its windows; those of its ``SAME_COST`` config if it has one), or None. Rates move by
     10-30% between measurement sessions on this machine, so measuring again
     (--measure-rates) refines the time axis of every run's report."""
     path = out / "gan_study_rates.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
     config = SAME_COST.get(model, {}).get(config, config)
-    rates = [r["images_per_s"] for r in rows if r["model"] == model and r["config"] == config and r["quick"] == quick]
+    rates = [r["images_per_s"] for r in rows if r["model"] == model and r["config"] == config and r["quick"] == quick
+             and r.get("train_step", 1) == train_step]
     return statistics.median(rates) if rates else None
 
 
@@ -305,7 +314,7 @@ def run_one(args):
     model.fit(train, epochs=1_000_000, verbose=0, callbacks=[timer])
     row = {"model": args.model, "config": config, "settings": settings, "seed": seed, "split": args.split,
            "train_images": num_train, "num_samples": args.num_samples, "budget_seconds": args.budget_seconds,
-           "quick": args.quick, "images_per_s": rate, "points": timer.rows,
+           "quick": args.quick, "train_step": TRAIN_STEP, "images_per_s": rate, "points": timer.rows,
            "wall_seconds": round(time.perf_counter() - started, 1), "machine": machine(),
            "header": dated_header("gan_study.py", sys.argv[1:], seed), "commit": _commit()}
     with open(args.out / "gan_study_runs.jsonl", "a") as f:
@@ -336,23 +345,29 @@ def _cell(values, spec):
     return format(mean, spec) + (f" ± {format(spread, spec)}" if len(values) > 1 else "")
 
 
+STEP_LABELS = {1: "", 2: " (one G pass)"}  # runs of train_step 2 are marked in the table and figure
+
+
 def report(out):
     runs = [json.loads(line) for line in (out / "gan_study_runs.jsonl").read_text().splitlines() if line.strip()]
     runs = [r for r in runs if not r["quick"]]
     for r in runs:  # the time axis from the config's rate as measured so far
-        rate = rate_of(out, r["model"], r["config"])
+        r["train_step"] = r.get("train_step", 1)
+        rate = rate_of(out, r["model"], r["config"], train_step=r["train_step"])
         r["images_per_s"] = rate
         for p in r["points"]:
             p["train_seconds"] = p["images_seen"] / rate
     groups = {}
     for r in runs:
-        groups.setdefault((r["model"], r["split"], r["budget_seconds"], r["config"]), []).append(r)
+        groups.setdefault((r["model"], r["split"], r["budget_seconds"], r["config"], r["train_step"]), []).append(r)
     lines = ["Command: python benchmarks/gan_study.py --report (from the runs in gan_study_runs.jsonl; each run's "
              "command, date and commit are in its JSON line)", "",
              "Mean ± standard deviation over seeds. FID: 2,000 samples against 2,000 real images (holdout: images "
              "50,001-60,000 of the train split, not trained on; test: the test split), features of the shipped "
              "Fashion-MNIST domain classifier, not InceptionV3. Time: training time, scoring excluded: steps x "
-             "batch / the config's images/s measured on an idle machine (gan_study_rates.jsonl).", ""]
+             "batch / the config's images/s measured on an idle machine (gan_study_rates.jsonl). Configs marked (one G "
+             "pass) ran GAN.train_step version 2 (the generator learns from the discriminator's fakes: one generator "
+             "forward pass per step instead of two), timed at that step's rate; the others ran version 1.", ""]
     models = [m for m in BUILDERS if any(k[0] == m for k in groups)]
     # One wide panel per model with its legend at the right; runs over several seeds (the
     # confirmations, the test split) drawn bold with error bars, one-seed screens thin.
@@ -363,7 +378,8 @@ def report(out):
         lines += [f"## {model}", "", "| split | config | settings over the base | seeds | images/s | "
                   "FID at each point (s: FID) | classes covered (last) | cond. acc. (last) |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for index, ((_, split, budget, config), rs) in enumerate(sorted(keyed.items())):
+        for index, ((_, split, budget, config, step), rs) in enumerate(sorted(keyed.items())):
+            config += STEP_LABELS[step]
             times = [p["train_seconds"] for p in rs[0]["points"]]
             n = min(len(r["points"]) for r in rs)
             fids = [_cell([r["points"][i]["fid"] for r in rs], ".1f") for i in range(n)]
