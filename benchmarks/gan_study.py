@@ -68,10 +68,11 @@ BASES = {"dcgan": gan.PRESETS["dcgan"]["radford"], "conditional_gan": gan.PRESET
                      "d_learning_rate": 2e-4, "g_learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.9,
                      "batch_size": 64},
          "gan": gan.PRESETS["gan"]["goodfellow"]}
-# The version of GAN.train_step timed: 1 (JSON lines without the key, until 2026-12-01):
-# two generator forward passes per step (the discriminator's fakes, then new z for the
-# generator); 2: the generator learns from the discriminator's fakes, one pass.
-TRAIN_STEP = 2
+# The version of GAN.train_step a rate or run timed (JSON lines without the key: 1).
+# 1, the library's: two generator forward passes per step (the discriminator's fakes, then
+# new z for the generator's update). 2, a candidate (commit 6423407, reverted after its
+# runs): the generator learned from the discriminator's fakes, one pass per step.
+TRAIN_STEP = 1
 EMA = {"ema": 0.999}
 TTUR = {"d_learning_rate": 4e-4, "g_learning_rate": 1e-4}
 SN_HINGE_TTUR = {"spectral_norm": True, "loss": "hinge", **TTUR, "beta_1": 0.0, "beta_2": 0.9}
@@ -121,6 +122,14 @@ CANDIDATES = {
         "f32_lr12e4_b128_ema": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
                                 "batch_size": 128, **EMA},
         "f48_lr12e4_b128": {"filters": 48, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3, "batch_size": 128},
+        # same-cost variations of the default: the hinge loss (without spectral norm), a shorter
+        # EMA (0.99: it follows G within ~100 steps), and Adam's beta_2 0.99 (StyleGAN's)
+        "f32_lr12e4_b128_hinge": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
+                                  "batch_size": 128, "loss": "hinge"},
+        "f32_lr12e4_b128_ema99": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
+                                  "batch_size": 128, "ema": 0.99},
+        "f32_lr12e4_b128_b299": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
+                                 "batch_size": 128, "beta_2": 0.99},
         "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
         "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, **EMA},
@@ -170,7 +179,8 @@ SAME_COST = {
               "f32_lr8e4_b128_ema": "f32_lr8e4_b128", "f32_lr16e4_b256": "f32_lr8e4_b256",
               "f32_lr16e4_b128": "f32_lr8e4_b128", "f32_lr16e4_b128_decay": "f32_lr8e4_b128",
               "f32_d24e4_g12e4_b128": "f32_lr8e4_b128", "f32_lr12e4_b128_ls01": "f32_lr8e4_b128",
-              "f32_lr12e4_b128_ema": "f32_lr8e4_b128"},
+              "f32_lr12e4_b128_ema": "f32_lr8e4_b128", "f32_lr12e4_b128_hinge": "f32_lr8e4_b128",
+              "f32_lr12e4_b128_ema99": "f32_lr8e4_b128", "f32_lr12e4_b128_b299": "f32_lr8e4_b128"},
     # AC-GAN's class head is one Dense(10) on D's last features: about 31k multiply-adds per
     # image against 1.7M in D's convolutions (interleaved rates on a loaded machine: 593 and
     # 545 images/s without, 482 and 618 with).
@@ -366,8 +376,9 @@ def report(out):
              "50,001-60,000 of the train split, not trained on; test: the test split), features of the shipped "
              "Fashion-MNIST domain classifier, not InceptionV3. Time: training time, scoring excluded: steps x "
              "batch / the config's images/s measured on an idle machine (gan_study_rates.jsonl). Configs marked (one G "
-             "pass) ran GAN.train_step version 2 (the generator learns from the discriminator's fakes: one generator "
-             "forward pass per step instead of two), timed at that step's rate; the others ran version 1.", ""]
+             "pass) ran a candidate GAN.train_step (commit 6423407, reverted after these runs: the generator learned "
+             "from the discriminator's fakes, one generator forward pass per step instead of two), timed at that "
+             "step's rate.", ""]
     models = [m for m in BUILDERS if any(k[0] == m for k in groups)]
     # One wide panel per model with its legend at the right; runs over several seeds (the
     # confirmations, the test split) drawn bold with error bars, one-seed screens thin.

@@ -6,8 +6,8 @@
 Both train the same networks (``build_dcgan(preset=...)``, same seed), with the preset's
 loss, optimizers, discriminator steps, R1 penalty and generator EMA, the same tf.data
 pipeline (Fashion-MNIST in [-1, 1]) and the same passes per step: the discriminator
-updates on the real batch and fresh fakes, then one generator update on the last
-update's fakes (one generator forward pass for both), then the EMA update. The loop has no metrics or callbacks. A third
+updates on the real batch and fresh fakes, then one generator update on fresh z, then
+the EMA update. The loop has no metrics or callbacks. A third
 variant calls ``GAN.train_step`` in the same loop, to tell the step's cost from fit's; a
 fourth runs ``fit`` after ``compile(steps_per_execution=20)`` (Keras's option: 20 steps per
 call, callbacks see every 20th step).
@@ -66,27 +66,22 @@ def hand_loop_runner(data, steps, seed, preset):
     loss, ema = settings["loss"], settings["ema"]
     averaged = [tf.Variable(w) for w in generator.weights] if ema else []
 
-    def d_step(real, fake):
-        with tf.GradientTape() as tape:
-            if settings["r1_weight"]:
-                r1, real_logits = r1_penalty(lambda x: discriminator(x, training=True), real)
-            else:
-                r1, real_logits = 0.0, discriminator(real, training=True)
-            d_loss = discriminator_loss(real_logits, discriminator(fake, training=True), loss)
-            d_loss += 0.5 * settings["r1_weight"] * r1
-        gradients = tape.gradient(d_loss, discriminator.trainable_weights)
-        d_optimizer.apply_gradients(zip(gradients, discriminator.trainable_weights))
-        return d_loss
-
     @tf.function
     def train_step(real):
         batch = tf.shape(real)[0]
-        for _ in range(settings["d_steps"] - 1):
-            d_step(real, generator(tf.random.normal((batch, latent_dim)), training=True))
-        with tf.GradientTape() as tape:  # G learns from the last D step's fakes
+        for _ in range(settings["d_steps"]):
             fake = generator(tf.random.normal((batch, latent_dim)), training=True)
-            with tape.stop_recording():
-                d_loss = d_step(real, fake)
+            with tf.GradientTape() as tape:
+                if settings["r1_weight"]:
+                    r1, real_logits = r1_penalty(lambda x: discriminator(x, training=True), real)
+                else:
+                    r1, real_logits = 0.0, discriminator(real, training=True)
+                d_loss = discriminator_loss(real_logits, discriminator(fake, training=True), loss)
+                d_loss += 0.5 * settings["r1_weight"] * r1
+            gradients = tape.gradient(d_loss, discriminator.trainable_weights)
+            d_optimizer.apply_gradients(zip(gradients, discriminator.trainable_weights))
+        with tf.GradientTape() as tape:
+            fake = generator(tf.random.normal((batch, latent_dim)), training=True)
             g_loss = generator_loss(discriminator(fake, training=True), loss)
         gradients = tape.gradient(g_loss, generator.trainable_weights)
         g_optimizer.apply_gradients(zip(gradients, generator.trainable_weights))

@@ -140,10 +140,12 @@ def test_gan_study_scores_at_the_step_counts_of_its_measured_rate(tmp_path, monk
         assert len(grids) == 2
     assert runs[1]["settings"] == {**gan_study.BASES["dcgan"], **gan_study.CANDIDATES["dcgan"]["sn_r1_ema"]}
     assert runs[1]["settings"]["spectral_norm"] and runs[0]["settings"]["spectral_norm"] is False
-    # A rate of an older GAN.train_step (a line without the key) times only that step's runs.
-    assert all(r["train_step"] == gan_study.TRAIN_STEP for r in [*runs, *rates.values()])
-    older = {k: v for k, v in rates["radford"].items() if k != "train_step"} | {"images_per_s": 1.0}
+    # Rates are kept per version of GAN.train_step; a line without the key is version 1.
+    assert all(r["train_step"] == gan_study.TRAIN_STEP == 1 for r in [*runs, *rates.values()])
+    measured = rates["radford"]["images_per_s"]
+    keyless = {k: v for k, v in rates["radford"].items() if k != "train_step"} | {"images_per_s": 3 * measured}
     with open(tmp_path / "gan_study_rates.jsonl", "a") as f:
-        f.write(json.dumps(older) + "\n")
-    assert gan_study.rate_of(tmp_path, "dcgan", "radford", quick=True) == rates["radford"]["images_per_s"]
-    assert gan_study.rate_of(tmp_path, "dcgan", "radford", quick=True, train_step=1) == 1.0
+        for row in (keyless, rates["radford"] | {"images_per_s": 1.0, "train_step": 2}):
+            f.write(json.dumps(row) + "\n")
+    assert gan_study.rate_of(tmp_path, "dcgan", "radford", quick=True) == pytest.approx(2 * measured)  # median
+    assert gan_study.rate_of(tmp_path, "dcgan", "radford", quick=True, train_step=2) == 1.0

@@ -159,15 +159,16 @@ def test_class_weight_adds_the_class_heads_cross_entropy_to_both_losses():
     # AC-GAN: D's loss adds class_weight * CE(class head on the real images, their labels),
     # G's adds class_weight * CE(class head on its images, the labels asked for).
     real, labels = tf.constant(images_in_range(6, (28, 28, 1))), tf.constant([0, 1, 2, 0, 1, 2])
+    d_steps = {w: tiny_acgan(w)._discriminator_step(real, labels, 6)[0] for w in (0.0, 2.5)}
     reference = tiny_acgan(0.0)  # the same initial weights, untouched
-    fake = reference.generator([keras.random.normal((6, 4), seed=1), labels], training=True)
-    d_losses = {w: tiny_acgan(w)._discriminator_step(real, labels, fake)[0] for w in (0.0, 2.5)}
     real_ce = auxiliary_class_loss(labels, reference.discriminator([real, labels], training=True)[1])
-    assert numpy_value(d_losses[2.5] - d_losses[0.0]) == pytest.approx(2.5 * numpy_value(real_ce), rel=1e-4)
+    assert numpy_value(d_steps[2.5] - d_steps[0.0]) == pytest.approx(2.5 * numpy_value(real_ce), rel=1e-4)
 
-    g_losses = {w: tiny_acgan(w)._generator_loss(fake, labels) for w in (0.0, 2.5)}
+    g_steps = {w: tiny_acgan(w)._generator_step(labels, 6) for w in (0.0, 2.5)}
+    z = keras.random.normal((6, 4), seed=keras.random.SeedGenerator(0))  # the model's first draw: seed 0
+    fake = reference.generator([z, labels], training=True)
     fake_ce = auxiliary_class_loss(labels, reference.discriminator([fake, labels], training=True)[1])
-    assert numpy_value(g_losses[2.5] - g_losses[0.0]) == pytest.approx(2.5 * numpy_value(fake_ce), rel=1e-4)
+    assert numpy_value(g_steps[2.5] - g_steps[0.0]) == pytest.approx(2.5 * numpy_value(fake_ce), rel=1e-4)
     assert numpy_value(real_ce) > 0.5 and numpy_value(fake_ce) > 0.5  # log(3) = 1.1 for an untrained head
 
 
@@ -193,19 +194,18 @@ def test_auxiliary_classifier_learns_the_classes_and_survives_save_and_load(tmp_
 # ------------------------------------------------------------------------- training
 
 
-def test_generator_learns_from_the_fakes_of_the_last_discriminator_update():
-    # One G forward pass per step: G's loss is the updated D's verdict on the very images
-    # D just trained on (z: the model's first draw), not on images of new z.
+def test_generator_learns_from_fresh_z_scored_by_the_updated_discriminator():
+    # z's draws in a step: the first for D's fakes, the second for G's update; G's loss is
+    # the updated D's verdict on the initial G's images of the second draw.
     real = images_in_range(16, (28, 28, 1))
     gan, reference = (build_dcgan(latent_dim=4, filters=4, seed=0) for _ in range(2))
     logs = gan.fit(real, batch_size=16, epochs=1, shuffle=False, verbose=0).history
-    z = keras.random.normal((16, 4), seed=keras.random.SeedGenerator(0))
-    fake = reference.generator(z, training=True)  # the initial G, as in the step
-    expected = generator_loss(gan.discriminator(fake, training=True), "non_saturating")  # the updated D
-    assert logs["g_loss"][0] == pytest.approx(numpy_value(expected), rel=1e-5)
-    fresh = reference.generator(keras.random.normal((16, 4), seed=keras.random.SeedGenerator(1)), training=True)
-    on_fresh = generator_loss(gan.discriminator(fresh, training=True), "non_saturating")
-    assert abs(logs["g_loss"][0] - numpy_value(on_fresh)) > 1e-4
+    draws = keras.random.SeedGenerator(0)
+    first, second = (keras.random.normal((16, 4), seed=draws) for _ in range(2))
+    losses = [numpy_value(generator_loss(gan.discriminator(reference.generator(z, training=True), training=True),
+                                         "non_saturating")) for z in (first, second)]
+    assert logs["g_loss"][0] == pytest.approx(losses[1], rel=1e-5)
+    assert abs(losses[0] - losses[1]) > 1e-4  # not D's fakes of the first draw
 
 
 def test_d_steps_discriminator_updates_per_generator_update():
