@@ -130,6 +130,15 @@ CANDIDATES = {
                                   "batch_size": 128, "ema": 0.99},
         "f32_lr12e4_b128_b299": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
                                  "batch_size": 128, "beta_2": 0.99},
+        # network changes on the default (each needs its rate): D sees the batch's variety
+        # (minibatch stddev), one extra 3x3 convolution in G and D (Arjovsky's n_extra_layers),
+        # and spectral norm in place of D's batch norm
+        "f32_lr12e4_b128_mbstd": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
+                                  "batch_size": 128, "minibatch_stddev": True},
+        "f32_lr12e4_b128_x1": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
+                               "batch_size": 128, "extra_layers": 1},
+        "f32_lr12e4_b128_sn": {"filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
+                               "batch_size": 128, "spectral_norm": True},
         "f16_ema": {"filters": 16, **EMA},
         "ttur_ema": {**TTUR, **EMA},
         "sn_hinge_ttur_ema": {**SN_HINGE_TTUR, **EMA},

@@ -409,9 +409,9 @@ PRESETS = {
     # 20.8 ± 0.3 against 22.6 ± 1.8, lower on every seed at 600 s though behind until 300 s), and
     # at batch 128 Adam 1.2e-3 (19.8 ± 0.5 against 20.8 ± 0.3, lower on every seed at 600 s);
     # benchmarks/results/gan_study.md.
-    "dcgan": {"default": {**RADFORD, "filters": 32, "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
-                          "batch_size": 128},
-              "radford": dict(RADFORD)},
+    "dcgan": {"default": {**RADFORD, "filters": 32, "extra_layers": 0, "minibatch_stddev": False,
+                          "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3, "batch_size": 128},
+              "radford": {**RADFORD, "extra_layers": 0, "minibatch_stddev": False}},
     # default: Radford's with 32 filters, the projection discriminator and a generator EMA
     # (holdout FID at 600 s over 3 seeds 5.9 ± 0.5 against 18.4 ± 1.3, conditional accuracy 0.934
     # against 0.869), AC-GAN's class head (conditional accuracy 0.988 ± 0.002 against 0.934 ±
@@ -434,7 +434,8 @@ PRESETS = {
                               "d_learning_rate": 1e-4, "g_learning_rate": 1e-4, "beta_1": 0.0, "beta_2": 0.9,
                               "batch_size": 64}},  # Gulrajani et al. 2017, Algorithm 1
 }
-NETWORK_SETTINGS = ("hidden_units", "filters", "spectral_norm", "conditioning", "auxiliary_classifier")
+NETWORK_SETTINGS = ("hidden_units", "filters", "spectral_norm", "conditioning", "auxiliary_classifier", "extra_layers",
+                    "minibatch_stddev")
 COMPILE_SETTINGS = ("loss", "d_steps", "gp_weight", "r1_weight", "class_weight", "ema", "label_smoothing")
 
 
@@ -536,8 +537,8 @@ def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=None, preset
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
 
 
-def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=None, spectral_norm=None, preset="default", seed=None,
-                name="dcgan", **compile_args):
+def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=None, spectral_norm=None, extra_layers=None,
+                minibatch_stddev=None, preset="default", seed=None, name="dcgan", **compile_args):
     """Builds and compiles a DCGAN (see ``keras_gen.networks.dcgan_networks``).
 
     Args:
@@ -545,22 +546,27 @@ def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=None, spectral_
         filters: width of D's first layer, doubled at each stage; G mirrors D.
         spectral_norm: spectral normalization on D's layers instead of batch norm
             (Miyato et al. 2018).
+        extra_layers: stride-1 3x3 convolutions added to G before its output layer and to
+            D after its first layer (Arjovsky et al.'s ``n_extra_layers``).
+        minibatch_stddev: give D a channel of the batch's variety (``MinibatchStddev``;
+            Karras et al. 2018) before its logit.
         preset: ``"default"`` (Radford's settings with 32 filters, Adam 1.2e-3 for both
             networks and batch 128 (``fit``'s, through the recipes' ``--batch-size``),
             chosen for CPU training by ``benchmarks/gan_study.py``) or
-            ``"radford"`` (Radford et al. 2016: 64 filters, Adam 2e-4); ``filters`` and
-            ``spectral_norm`` default to the preset's.
+            ``"radford"`` (Radford et al. 2016: 64 filters, Adam 2e-4); ``filters``,
+            ``spectral_norm``, ``extra_layers`` and ``minibatch_stddev`` default to the preset's.
         latent_dim, seed, compile_args: see ``build_gan``.
 
     Returns:
         A compiled ``GAN``.
     """
-    network, compile_args = _from_preset("dcgan", preset, {"filters": filters, "spectral_norm": spectral_norm},
-                                         compile_args)
-    filters, spectral_norm = network["filters"], network["spectral_norm"]
-    shape = check_dcgan_arguments(input_shape, latent_dim, filters)
-    check_bool("spectral_norm", spectral_norm)
-    generator, discriminator = dcgan_networks(shape, latent_dim, filters, seed, spectral_norm=spectral_norm)
+    given = {"filters": filters, "spectral_norm": spectral_norm, "extra_layers": extra_layers,
+             "minibatch_stddev": minibatch_stddev}
+    network, compile_args = _from_preset("dcgan", preset, given, compile_args)
+    shape = check_dcgan_arguments(input_shape, latent_dim, network["filters"], network["extra_layers"])
+    check_bool("spectral_norm", network["spectral_norm"])
+    check_bool("minibatch_stddev", network["minibatch_stddev"])
+    generator, discriminator = dcgan_networks(shape, latent_dim, seed=seed, **network)
     return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
 
 

@@ -5,7 +5,7 @@ function ``corrupt`` does the same thing outside a model (to make noisy test inp
 ``Sampling`` draws z = mu + sigma * eps for variational autoencoders.
 ``MaskedConv2D`` (causal convolutions, masks A and B) and ``ClassConditioning`` build
 PixelCNNs. ``SpectralConv2D`` and ``SpectralDense`` are spectrally normalized layers for
-GAN discriminators.
+GAN discriminators; ``MinibatchStddev`` lets a discriminator see a batch's variety.
 """
 
 import keras
@@ -261,6 +261,46 @@ class ClassConditioning(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class MinibatchStddev(keras.layers.Layer):
+    """Appends one feature map holding the batch's variety (Karras et al. 2018, section
+    3): the standard deviation over the batch of every feature at every position,
+    averaged into one number and repeated at every position of every image. A
+    discriminator that sees it can tell a generator's batch of near-copies from a real
+    batch, which pushes G towards variety.
+
+    The batch is the one the layer is called on (under ``tf.distribute``, each replica's
+    own part); a batch of one image has variety 0. The stddev is
+    ``sqrt(mean((x - mean(x))**2) + epsilon)``, computed in float32.
+
+    Args:
+        epsilon: added to the variance before the square root (its gradient is finite at 0).
+
+    Example:
+        >>> y = MinibatchStddev()(features)  # (N, H, W, C) -> (N, H, W, C + 1)
+    """
+
+    def __init__(self, epsilon=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        if not (isinstance(epsilon, (int, float)) and epsilon > 0):
+            raise ValueError(f"epsilon must be a number > 0, got {epsilon!r}.")
+        self.epsilon = float(epsilon)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        variance = ops.mean(ops.square(x - ops.mean(x, axis=0, keepdims=True)), axis=0)
+        variety = ops.mean(ops.sqrt(variance + self.epsilon))
+        plane = ops.ones_like(x[..., :1]) * variety
+        return ops.concatenate([inputs, ops.cast(plane, inputs.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[-1]
+        return (*input_shape[:-1], None if channels is None else channels + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 # ----------------------------------------------------------------- spectral normalization

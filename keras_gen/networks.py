@@ -7,8 +7,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from keras_gen.layers import SpectralConv2D, SpectralDense
-from keras_gen.utils import check_input_shape, check_positive_int
+from keras_gen.layers import MinibatchStddev, SpectralConv2D, SpectralDense
+from keras_gen.utils import check_input_shape, check_positive_int, is_int
 
 DCGAN_STAGES = {28: 2, 32: 3, 64: 4}  # image size -> stride-2 layers (7x7 or 4x4 at the bottom)
 
@@ -24,7 +24,8 @@ CONDITIONINGS = ("channel", "projection")  # how a conditional discriminator see
 
 
 def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_classes=None, embedding_dim=50,
-                   spectral_norm=False, conditioning="channel", auxiliary_classifier=False):
+                   spectral_norm=False, conditioning="channel", auxiliary_classifier=False, extra_layers=0,
+                   minibatch_stddev=False):
     """DCGAN networks (Radford et al. 2016): N(0, 0.02) weights; G projects z to a 7x7 or
     4x4 map and doubles it with stride-2 Conv2DTranspose layers (BatchNorm + ReLU, tanh
     output); D halves the image with stride-2 Conv2D layers (LeakyReLU(0.2), BatchNorm
@@ -40,7 +41,13 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
     channel, or ``"projection"`` (Miyato and Koyama 2018), the logit plus the inner
     product of D's last features with a learned per-class vector. With
     ``auxiliary_classifier`` (needs ``num_classes``) D has a second output, AC-GAN's class
-    head (Odena et al. 2017): ``num_classes`` logits from the same last features."""
+    head (Odena et al. 2017): ``num_classes`` logits from the same last features.
+    ``extra_layers`` adds that many stride-1 3x3 convolutions (batch norm where the stage
+    has it, and the stage's activation) to G before its output layer and to D after its
+    first layer, both at half the image size (the ``n_extra_layers`` of Arjovsky et al.'s
+    DCGAN code, 2017). With ``minibatch_stddev`` D's last feature map gets one more
+    channel, the batch's variety (``MinibatchStddev``; Karras et al. 2018), after its
+    batch norm, which would otherwise normalize the batch-level signal away."""
     if conditioning not in CONDITIONINGS:
         raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}.")
     if auxiliary_classifier and not num_classes:
@@ -76,6 +83,11 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
         x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init(),
                                    name=f"generator_deconv_{i}")(x)
         x = layers.ReLU()(layers.BatchNormalization(momentum=0.9, synchronized=True, name=f"generator_bn_{i}")(x))
+    for i in range(extra_layers):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer=init(),
+                          name=f"generator_extra_conv_{i}")(x)
+        x = layers.ReLU()(layers.BatchNormalization(momentum=0.9, synchronized=True,
+                                                    name=f"generator_extra_bn_{i}")(x))
     x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init(),
                                name="generator_pixels")(x)
     generated = layers.Activation("tanh", dtype="float32", name="image")(x)
@@ -91,6 +103,15 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
         if normalized:
             y = layers.BatchNormalization(momentum=0.9, synchronized=True, name=f"discriminator_bn_{i}")(y)
         y = layers.LeakyReLU(0.2)(y)
+        for j in range(extra_layers if i == 0 else 0):
+            extra_normalized = batch_norm and not spectral_norm
+            y = conv(filters, 3, padding="same", use_bias=not extra_normalized, kernel_initializer=init(),
+                     name=f"discriminator_extra_conv_{j}")(y)
+            if extra_normalized:
+                y = layers.BatchNormalization(momentum=0.9, synchronized=True, name=f"discriminator_extra_bn_{j}")(y)
+            y = layers.LeakyReLU(0.2)(y)
+    if minibatch_stddev:
+        y = MinibatchStddev(name="discriminator_minibatch_stddev")(y)
     features = layers.Flatten()(y)
     if label is not None and conditioning == "projection":
         unconditional = dense(1, kernel_initializer=init(), name="discriminator_unconditional")(features)
@@ -108,10 +129,12 @@ def dcgan_networks(input_shape, latent_dim, filters, seed, batch_norm=True, num_
             keras.Model([image, label], logit, name="discriminator"))
 
 
-def check_dcgan_arguments(input_shape, latent_dim, filters):
+def check_dcgan_arguments(input_shape, latent_dim, filters, extra_layers=0):
     shape = check_input_shape(input_shape)
     check_positive_int("latent_dim", latent_dim)
     check_positive_int("filters", filters)
+    if not is_int(extra_layers) or extra_layers < 0:
+        raise ValueError(f"extra_layers must be an int >= 0, got {extra_layers!r}.")
     if shape[0] != shape[1] or shape[0] not in DCGAN_STAGES:
         raise ValueError(f"DCGAN networks need square images of size {sorted(DCGAN_STAGES)}, "
                          f"got input_shape {shape}.")
