@@ -310,6 +310,13 @@ def finish_vae(vae, history, data, args):
 # ----------------------------------------------------------------------------- GANs
 
 
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
 def _non_negative_float(text):
     value = float(text)
     if not value >= 0:
@@ -339,6 +346,12 @@ def add_gan_flags(parser, family=None, sample_every=1):
         if "spectral_norm" in default:
             parser.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=None,
                                 help=f"spectral normalization in D instead of batch norm {given}")
+        if "extra_layers" in default:
+            parser.add_argument("--extra-layers", type=_non_negative_int, default=None,
+                                help=f"stride-1 3x3 convolutions added to G and D at half the image size {given}")
+        if "minibatch_stddev" in default:
+            parser.add_argument("--minibatch-stddev", action=argparse.BooleanOptionalAction, default=None,
+                                help=f"give D a channel of the batch's variety (Karras et al. 2018) {given}")
         if "conditioning" in default:
             parser.add_argument("--conditioning", choices=CONDITIONINGS, default=None,
                                 help=f"how D sees the label: an extra image channel or projection {given}")

@@ -79,7 +79,8 @@ def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnis
     vae.fit(x, epochs=1, batch_size=8, verbose=0)
     cvae = build_conditional_vae(latent_dim=2, num_classes=10, seed=0)
     cvae.fit(x, labels, epochs=1, batch_size=8, verbose=0)
-    gan = build_dcgan(latent_dim=5, filters=4, seed=0, spectral_norm=True, r1_weight=1.0, loss="hinge")
+    gan = build_dcgan(latent_dim=5, filters=4, seed=0, spectral_norm=True, r1_weight=1.0, loss="hinge", extra_layers=1,
+                      minibatch_stddev=True)
     gan.fit(x * 2 - 1, epochs=1, batch_size=8, verbose=0)
     xicfg = build_xicfg(latent_dim=5, filters=4, stages=2, seed=0)
     xicfg.fit(x * 2 - 1, epochs=1, batch_size=8, verbose=0)  # one episode: G~ and 2 functional steps

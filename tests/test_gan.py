@@ -25,7 +25,7 @@ from keras_gen.gan import (
     settings_arguments,
 )
 from keras_gen.latent import interpolate, vector_arithmetic
-from keras_gen.layers import SpectralConv2D
+from keras_gen.layers import MinibatchStddev, SpectralConv2D
 from keras_gen.losses import (
     GAN_LOSSES,
     auxiliary_class_loss,
@@ -353,7 +353,8 @@ def test_conditional_gan_follows_its_labels(tmp_path, conditioning):
 
 def test_save_and_load_restore_the_model_and_its_training_state(tmp_path):
     x = images_in_range(64, (28, 28, 1))
-    gan = build_dcgan(latent_dim=8, filters=4, seed=0, loss="least_squares", d_steps=2, ema=0.9)
+    gan = build_dcgan(latent_dim=8, filters=4, seed=0, loss="least_squares", d_steps=2, ema=0.9, extra_layers=1,
+                      minibatch_stddev=True)
     gan.fit(x, batch_size=16, epochs=1, shuffle=False, verbose=0)
     gan.save(tmp_path / "gan.keras")
     loaded = keras.models.load_model(tmp_path / "gan.keras")
@@ -362,6 +363,7 @@ def test_save_and_load_restore_the_model_and_its_training_state(tmp_path):
     z = gan.latent_vectors(8, seed=5)
     np.testing.assert_array_equal(loaded.generate(z=z), gan.generate(z=z))
     np.testing.assert_array_equal(loaded.generator(z), gan.generator(z))
+    np.testing.assert_array_equal(loaded.discriminator(x[:8]), gan.discriminator(x[:8]))
     for original, restored in [(gan.d_optimizer, loaded.d_optimizer), (gan.g_optimizer, loaded.g_optimizer)]:
         assert int(restored.iterations) == int(original.iterations) > 0
         assert float(restored.beta_1) == 0.5 and len(restored.variables) == len(original.variables)
@@ -418,6 +420,11 @@ def test_presets_set_the_builders_defaults_and_explicit_arguments_override_them(
         if settings.get("spectral_norm") is not None:
             spectral = isinstance(gan.discriminator.get_layer("discriminator_conv_0"), SpectralConv2D)
             assert spectral == settings["spectral_norm"], family
+        if "extra_layers" in settings:
+            extra = [layer for layer in gan.generator.layers + gan.discriminator.layers if "extra_conv" in layer.name]
+            assert len(extra) == 2 * settings["extra_layers"], family
+            has_stddev = any(isinstance(layer, MinibatchStddev) for layer in gan.discriminator.layers)
+            assert has_stddev == settings["minibatch_stddev"], family
         if "auxiliary_classifier" in settings:
             assert (gan.auxiliary_classifier, gan.class_weight) == (settings["auxiliary_classifier"],
                                                                     settings["class_weight"]), family
@@ -491,6 +498,11 @@ def test_bad_arguments_give_clear_errors():
         tiny_gan(r1_weight=-1.0)
     with pytest.raises(TypeError, match="spectral_norm must be True or False, got 'yes'"):
         build_dcgan(spectral_norm="yes")
+    with pytest.raises(TypeError, match="minibatch_stddev must be True or False, got 'yes'"):
+        build_dcgan(minibatch_stddev="yes")
+    for bad in (-1, 1.0, True):
+        with pytest.raises(ValueError, match=f"extra_layers must be an int >= 0, got {bad!r}"):
+            build_dcgan(extra_layers=bad)
     with pytest.raises(ValueError, match=r"conditioning must be one of \('channel', 'projection'\), got 'concat'"):
         build_conditional_gan(conditioning="concat")
     adam = keras.optimizers.Adam()
@@ -674,3 +686,18 @@ def test_class_interpolation_moves_between_the_two_classes():
     assert np.abs(rows[:, 2] - rows[:, 0]).max() > 1e-4, "the rows change along the path"
     with pytest.raises(ValueError, match=r"must lie in \[0, 3\], got 4"):
         gan.interpolate_classes(0, 4)
+
+
+def test_minibatch_stddev_lets_the_discriminator_see_the_rest_of_the_batch():
+    rng = np.random.default_rng(0)
+    varied = rng.uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    copies = np.repeat(varied[:1], 8, axis=0)  # the same first image, in a batch with no variety
+    for stddev in (False, True):
+        gan = build_dcgan(latent_dim=4, filters=4, seed=0, minibatch_stddev=stddev)
+        d = lambda batch: gan.discriminator(batch, training=False).numpy()[0]  # noqa: E731
+        # Inference-mode batch norm uses its moving statistics: only the stddev channel links the images.
+        difference = abs(float(d(varied)[0] - d(copies)[0]))  # small: D's initial weights are N(0, 0.02)
+        assert difference > 1e-5 if stddev else difference < 1e-7, (stddev, difference)
+    layers = [layer.name for layer in gan.discriminator.layers]
+    # after D's last batch norm, which would subtract a batch-constant channel away
+    assert layers.index("discriminator_minibatch_stddev") > layers.index("discriminator_bn_1")

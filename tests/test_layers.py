@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gen import ImageCorruption, SpectralConv2D, SpectralDense, corrupt
+from keras_gen import ImageCorruption, MinibatchStddev, SpectralConv2D, SpectralDense, corrupt
 
 
 @pytest.fixture
@@ -130,3 +130,27 @@ def test_spectral_layers_save_and_reload_with_their_power_iteration_state(tmp_pa
     np.testing.assert_array_equal(loaded(x, training=True), model(x, training=True))
     with pytest.raises(ValueError, match="channels_last' only"):
         SpectralConv2D(4, 3, data_format="channels_first")
+
+
+def test_minibatch_stddev_appends_the_batch_variety_by_hand_and_reloads(tmp_path):
+    x = np.array([[[[1.0, 0.0]]], [[[3.0, 4.0]]]], np.float32)  # 2 images of 1x1 pixels, 2 features
+    out = MinibatchStddev(epsilon=1e-8)(x).numpy()
+    # per-feature stddevs over the batch: 1 and 2; their mean 1.5, appended to both images
+    np.testing.assert_allclose(out, [[[[1.0, 0.0, 1.5]]], [[[3.0, 4.0, 1.5]]]], rtol=1e-6)
+    copies = np.repeat(x[:1], 4, axis=0)
+    variable = tf.Variable(copies)
+    with tf.GradientTape() as tape:
+        variety = tf.reduce_sum(MinibatchStddev()(variable)[..., -1])
+    assert float(variety) == pytest.approx(4 * 1e-4, rel=1e-3)  # sqrt(epsilon): near-copies have no variety
+    assert np.isfinite(tape.gradient(variety, variable).numpy()).all()  # epsilon keeps the gradient finite at 0
+
+    image = keras.Input((4, 4, 3))
+    model = keras.Model(image, keras.layers.Dense(1)(keras.layers.Flatten()(MinibatchStddev(epsilon=1e-6)(image))))
+    assert model.layers[1].compute_output_shape((None, 4, 4, 3)) == (None, 4, 4, 4)
+    batch = np.random.default_rng(0).normal(size=(6, 4, 4, 3)).astype(np.float32)
+    model.save(tmp_path / "d.keras")
+    loaded = keras.models.load_model(tmp_path / "d.keras")
+    assert loaded.layers[1].epsilon == 1e-6
+    np.testing.assert_array_equal(loaded(batch), model(batch))
+    with pytest.raises(ValueError, match="epsilon must be a number > 0, got 0"):
+        MinibatchStddev(epsilon=0)
