@@ -39,6 +39,8 @@ from keras_gen.utils import (
     check_num_classes,
     check_positive_int,
     check_value_range,
+    dtype_policy,
+    resolve_precision,
 )
 
 
@@ -410,8 +412,9 @@ PRESETS = {
     # at batch 128 Adam 1.2e-3 (19.8 ± 0.5 against 20.8 ± 0.3, lower on every seed at 600 s);
     # benchmarks/results/gan_study.md.
     "dcgan": {"default": {**RADFORD, "filters": 32, "extra_layers": 0, "minibatch_stddev": False,
-                          "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3, "batch_size": 128},
-              "radford": {**RADFORD, "extra_layers": 0, "minibatch_stddev": False}},
+                          "precision": "float32", "d_learning_rate": 1.2e-3, "g_learning_rate": 1.2e-3,
+                          "batch_size": 128},
+              "radford": {**RADFORD, "extra_layers": 0, "minibatch_stddev": False, "precision": "float32"}},
     # default: Radford's with 32 filters, the projection discriminator and a generator EMA
     # (holdout FID at 600 s over 3 seeds 5.9 ± 0.5 against 18.4 ± 1.3, conditional accuracy 0.934
     # against 0.869), AC-GAN's class head (conditional accuracy 0.988 ± 0.002 against 0.934 ±
@@ -435,7 +438,7 @@ PRESETS = {
                               "batch_size": 64}},  # Gulrajani et al. 2017, Algorithm 1
 }
 NETWORK_SETTINGS = ("hidden_units", "filters", "spectral_norm", "conditioning", "auxiliary_classifier", "extra_layers",
-                    "minibatch_stddev")
+                    "minibatch_stddev", "precision")
 COMPILE_SETTINGS = ("loss", "d_steps", "gp_weight", "r1_weight", "class_weight", "ema", "label_smoothing")
 
 
@@ -538,7 +541,7 @@ def build_gan(input_shape=(28, 28, 1), latent_dim=100, hidden_units=None, preset
 
 
 def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=None, spectral_norm=None, extra_layers=None,
-                minibatch_stddev=None, preset="default", seed=None, name="dcgan", **compile_args):
+                minibatch_stddev=None, precision=None, preset="default", seed=None, name="dcgan", **compile_args):
     """Builds and compiles a DCGAN (see ``keras_gen.networks.dcgan_networks``).
 
     Args:
@@ -550,24 +553,30 @@ def build_dcgan(input_shape=(28, 28, 1), latent_dim=100, filters=None, spectral_
             D after its first layer (Arjovsky et al.'s ``n_extra_layers``).
         minibatch_stddev: give D a channel of the batch's variety (``MinibatchStddev``;
             Karras et al. 2018) before its logit.
+        precision: the Keras dtype policy the networks compute in (see
+            ``keras_gen.utils.resolve_precision``): ``"auto"`` (the global policy when
+            one is set, else mixed bfloat16 on a CPU with native bfloat16 and no GPU,
+            else float32), ``"float32"``, ``"mixed_bfloat16"`` or ``"mixed_float16"``.
         preset: ``"default"`` (Radford's settings with 32 filters, Adam 1.2e-3 for both
             networks and batch 128 (``fit``'s, through the recipes' ``--batch-size``),
             chosen for CPU training by ``benchmarks/gan_study.py``) or
             ``"radford"`` (Radford et al. 2016: 64 filters, Adam 2e-4); ``filters``,
-            ``spectral_norm``, ``extra_layers`` and ``minibatch_stddev`` default to the preset's.
+            ``spectral_norm``, ``extra_layers``, ``minibatch_stddev`` and ``precision``
+            default to the preset's.
         latent_dim, seed, compile_args: see ``build_gan``.
 
     Returns:
         A compiled ``GAN``.
     """
     given = {"filters": filters, "spectral_norm": spectral_norm, "extra_layers": extra_layers,
-             "minibatch_stddev": minibatch_stddev}
+             "minibatch_stddev": minibatch_stddev, "precision": precision}
     network, compile_args = _from_preset("dcgan", preset, given, compile_args)
     shape = check_dcgan_arguments(input_shape, latent_dim, network["filters"], network["extra_layers"])
     check_bool("spectral_norm", network["spectral_norm"])
     check_bool("minibatch_stddev", network["minibatch_stddev"])
-    generator, discriminator = dcgan_networks(shape, latent_dim, seed=seed, **network)
-    return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
+    with dtype_policy(resolve_precision(network.pop("precision"))):
+        generator, discriminator = dcgan_networks(shape, latent_dim, seed=seed, **network)
+        return _compiled(GAN(generator, discriminator, latent_dim, seed=seed, name=name), compile_args)
 
 
 def build_conditional_gan(input_shape=(28, 28, 1), num_classes=10, latent_dim=100, filters=None, embedding_dim=50,

@@ -31,6 +31,7 @@ from keras_gen.latent import INTERPOLATIONS, interpolate
 from keras_gen.layout import METADATA_FILE
 from keras_gen.losses import GAN_LOSSES
 from keras_gen.networks import CONDITIONINGS
+from keras_gen.utils import PRECISIONS
 from keras_gen.vae import evaluate_likelihood
 
 
@@ -352,6 +353,11 @@ def add_gan_flags(parser, family=None, sample_every=1):
         if "minibatch_stddev" in default:
             parser.add_argument("--minibatch-stddev", action=argparse.BooleanOptionalAction, default=None,
                                 help=f"give D a channel of the batch's variety (Karras et al. 2018) {given}")
+        if "precision" in default:
+            parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                                help="the dtype policy G and D compute in; auto: the global one when set (e.g. by "
+                                     "--mixed-precision), else mixed_bfloat16 on a CPU with native bfloat16 and no "
+                                     f"GPU, else float32 {given}")
         if "conditioning" in default:
             parser.add_argument("--conditioning", choices=CONDITIONINGS, default=None,
                                 help=f"how D sees the label: an extra image channel or projection {given}")

@@ -32,6 +32,7 @@ from keras_gen.recipes._common import (
     prepare,
     recipe_parser,
 )
+from keras_gen.utils import resolve_precision
 
 
 def main(argv=None):
@@ -39,6 +40,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     settings = gan_settings(args, "dcgan")
     data = prepare(args, labels=True, value_range=(-1.0, 1.0))
+    settings["precision"] = resolve_precision(settings["precision"])  # after prepare, which sets --mixed-precision
 
     network, compile_args = settings_arguments(settings)
     gan = build_dcgan(data.image_shape, latent_dim=args.latent_dim, seed=args.seed, **network, **compile_args)

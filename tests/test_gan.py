@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gen import datasets
+from keras_gen import datasets, utils
 from keras_gen.callbacks import ModeCollapseMonitor, SampleGrid, StopOnNonFinite, mean_pairwise_distance
 from keras_gen.gan import (
     GAN,
@@ -701,3 +701,43 @@ def test_minibatch_stddev_lets_the_discriminator_see_the_rest_of_the_batch():
     layers = [layer.name for layer in gan.discriminator.layers]
     # after D's last batch norm, which would subtract a batch-constant channel away
     assert layers.index("discriminator_minibatch_stddev") > layers.index("discriminator_bn_1")
+
+
+def test_precision_auto_picks_bfloat16_only_on_a_bfloat16_cpu_and_respects_a_global_policy(tmp_path, monkeypatch):
+    cpu = tmp_path / "cpuinfo"
+    cpu.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f\n")
+    assert not utils.native_bfloat16_cpu(cpu)
+    cpu.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert utils.native_bfloat16_cpu(cpu)
+    assert not utils.native_bfloat16_cpu(tmp_path / "missing")
+    for native, expected in [(True, "mixed_bfloat16"), (False, "float32")]:
+        monkeypatch.setattr(utils, "native_bfloat16_cpu", lambda native=native: native)
+        assert utils.resolve_precision("auto") == expected
+        assert utils.resolve_precision("float32") == "float32"
+    with utils.dtype_policy("mixed_float16"):  # a policy the user set wins over the CPU's
+        assert utils.resolve_precision("auto") == "mixed_float16"
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    with pytest.raises(ValueError, match=r"precision must be one of \('auto', .*\), got 'bfloat16'"):
+        build_dcgan(precision="bfloat16")
+
+
+def test_bfloat16_dcgan_computes_in_bfloat16_reloads_identically_and_leaves_the_global_policy_alone(tmp_path):
+    x = images_in_range(64, (28, 28, 1))
+    gan = build_dcgan(latent_dim=8, filters=4, seed=0, precision="mixed_bfloat16", ema=0.9)
+    assert keras.config.dtype_policy().name == "float32"
+    assert {layer.dtype_policy.name for layer in gan.generator.layers[1:-1]} == {"mixed_bfloat16"}
+    assert gan.generator.get_layer("generator_deconv_0").kernel.dtype == "float32"  # weights stay float32
+    assert gan.generator.output.dtype == gan.discriminator.output.dtype == "float32"  # images and logits
+    history = gan.fit(x, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    assert all(np.isfinite(history[key]).all() for key in history)
+    z = gan.latent_vectors(8, seed=5)
+    images = gan.generate(z=z)
+    assert images.dtype == np.float32 and 0.0 <= images.min() <= images.max() <= 1.0
+    float32 = build_dcgan(latent_dim=8, filters=4, seed=0, precision="float32", ema=0.9)
+    float32.fit(x, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    difference = np.abs(float32.generate(z=z) - images).max()
+    assert 0.0 < difference < 0.1, difference  # the same training, rounded differently
+    gan.save(tmp_path / "bf16.keras")
+    loaded = keras.models.load_model(tmp_path / "bf16.keras")
+    assert loaded.ema_generator.get_layer("generator_deconv_0").dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_array_equal(loaded.generate(z=z), images)
