@@ -212,12 +212,7 @@ def build(model, settings, seed, steps):
     learning-rate decay): every setting explicit, so no preset's default enters."""
     network, compiled = gan.settings_arguments(settings, decay_steps=steps)
     extra = {"num_classes": 10} if model == "conditional_gan" else {}
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(settings.get("precision", "float32"))  # the layers keep theirs
-    try:
-        return BUILDERS[model](seed=seed, **extra, **network, **compiled)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    return BUILDERS[model](seed=seed, **extra, **network, **compiled)
 
 
 def settings_of(model, config):
