@@ -402,6 +402,7 @@ def test_presets_set_the_builders_defaults_and_explicit_arguments_override_them(
     assert (radford.gan_loss, radford.ema, radford.r1_weight) == ("non_saturating", None, 0.0)
     assert _adam(radford.d_optimizer) == _adam(radford.g_optimizer) == pytest.approx((2e-4, 0.5, 0.999))
     assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in radford.discriminator.layers)
+    assert radford.generator.get_layer("generator_deconv_0").dtype_policy.name == "float32"
     paper = build_wgan_gp(latent_dim=8, preset="gulrajani", seed=0)
     assert (paper.d_steps, paper.gp_weight, paper.discriminator.get_layer("discriminator_conv_0").filters) == (
         5, 10.0, 64)
@@ -425,6 +426,8 @@ def test_presets_set_the_builders_defaults_and_explicit_arguments_override_them(
             assert len(extra) == 2 * settings["extra_layers"], family
             has_stddev = any(isinstance(layer, MinibatchStddev) for layer in gan.discriminator.layers)
             assert has_stddev == settings["minibatch_stddev"], family
+            policy = gan.generator.get_layer("generator_deconv_0").dtype_policy.name
+            assert policy == utils.resolve_precision(settings["precision"]), family
         if "auxiliary_classifier" in settings:
             assert (gan.auxiliary_classifier, gan.class_weight) == (settings["auxiliary_classifier"],
                                                                     settings["class_weight"]), family

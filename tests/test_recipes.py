@@ -76,7 +76,8 @@ def test_vae_recipe_prints_likelihoods_and_exports(tmp_path, name, recipe):
 GAN_RECIPES = {  # small networks so a run takes seconds; the defaults are measured in the README
     "gan": ["--hidden-units", "32", "64"],
     "dcgan": ["--filters", "8", "--preset", "radford", "--spectral-norm", "--loss", "hinge", "--r1-weight", "0.5",
-              "--ema", "0.9", "--d-learning-rate", "3e-4", "--extra-layers", "1", "--minibatch-stddev"],
+              "--ema", "0.9", "--d-learning-rate", "3e-4", "--extra-layers", "1", "--minibatch-stddev",
+              "--precision", "mixed_bfloat16"],
     "conditional_gan": ["--filters", "8", "--conditioning", "projection", "--auxiliary-classifier", "--class-weight",
                         "0.5"],
     "wgan_gp": ["--filters", "8", "--d-steps", "2"],
@@ -117,6 +118,8 @@ def test_gan_recipe_draws_samples_during_training_and_exports(tmp_path, name, re
         assert isinstance(gan.discriminator.get_layer("discriminator_extra_conv_0"), SpectralConv2D)
         assert gan.generator.get_layer("generator_extra_conv_0").kernel_size == (3, 3)
         assert isinstance(gan.discriminator.get_layer("discriminator_minibatch_stddev"), MinibatchStddev)
+        assert gan.generator.get_layer("generator_deconv_0").dtype_policy.name == "mixed_bfloat16"
+        assert "precision mixed_bfloat16" in line
         assert "loss hinge, d_steps 1, r1_weight 0.5, ema 0.9, d_learning_rate 0.0003" in line
     if name == "conditional_gan":
         assert gan.auxiliary_classifier and gan.class_weight == 0.5
@@ -132,6 +135,8 @@ def test_gan_recipe_rejects_bad_flags(tmp_path, recipe):
     assert code == 2 and "expected an integer >= 1, got 0" in err
     code, _, err = recipe("dcgan", "--extra-layers", "-1")
     assert code == 2 and "expected an integer >= 0, got -1" in err
+    code, _, err = recipe("dcgan", "--precision", "bfloat16")
+    assert code == 2 and "invalid choice: 'bfloat16'" in err
     code, _, err = recipe("dcgan", "--ema", "1.5", "--out", tmp_path)
     assert code == 1 and "error: --ema must be 0 (off) or a decay in (0, 1)" in err
     code, _, err = recipe("dcgan", "--preset", "goodfellow")
