@@ -407,9 +407,11 @@ def export_generator(generator, name, base_dir="saved_models", version=None, ove
 
 @register_exporter(GAN, onnx_network=lambda gan: (gan.sampler, gan.value_range))
 def _export_gan(gan, allow_non_finite, **common):
-    """The sampler (the EMA generator when there is one), see ``export_generator``."""
+    """The sampler (the EMA generator when there is one), see ``export_generator``; in
+    float32 when it was built under a mixed policy, so any serving machine runs it (a
+    bfloat16 graph is slow where the CPU lacks bfloat16, and TFLite cannot convert it)."""
     _refuse_non_finite(gan, allow_non_finite)  # the whole GAN: a diverged discriminator counts too
-    return export_generator(gan.sampler, value_range=gan.value_range, num_classes=gan.num_classes,
+    return export_generator(_float32_network(gan.sampler), value_range=gan.value_range, num_classes=gan.num_classes,
                             kind=type(gan).__name__, allow_non_finite=True, **common)
 
 
@@ -542,10 +544,23 @@ def export_pixelcnn(model, name, base_dir="saved_models", version=None, overwrit
     })
 
 
+def _float32_network(network):
+    """``network``, or a float32 copy with its weights when some layer computes in another
+    dtype (a mixed policy): exports compute in float32 (tf2onnx writes bfloat16 MatMuls that
+    onnxruntime cannot load, TFLite converts no bfloat16 MatMul)."""
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in network.layers):
+        return network
+    copy = keras.models.clone_model(network, clone_function=lambda layer: layer.__class__.from_config(
+        {**layer.get_config(), "dtype": "float32"}))
+    copy.set_weights(network.get_weights())
+    return copy
+
+
 def export_onnx(network, path, value_range=(0.0, 1.0), overwrite=False):
     """Writes a generator or decoder network (z [, label] -> image) as an ONNX file whose
     output is rescaled from ``value_range`` to [0, 1], like the SavedModel's
-    ``serving_default``. Needs ``tf2onnx`` (``pip install keras_gen[onnx]``); check it
+    ``serving_default``. A network built under a mixed policy (``build_dcgan``'s bfloat16)
+    is written in float32, with the same weights. Needs ``tf2onnx`` (``pip install keras_gen[onnx]``); check it
     with ``onnxruntime.InferenceSession(path)``.
 
     Args:
@@ -563,6 +578,7 @@ def export_onnx(network, path, value_range=(0.0, 1.0), overwrite=False):
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
     low, high = (float(v) for v in value_range)
+    network = _float32_network(network)
     inputs = [keras.Input(t.shape[1:], dtype=t.dtype, name=t.name.split(":")[0]) for t in network.inputs]
     images = network(inputs if len(inputs) > 1 else inputs[0])
     unit = keras.ops.clip((keras.ops.cast(images, "float32") - low) / (high - low), 0.0, 1.0)

@@ -80,7 +80,7 @@ def test_every_model_kind_serves_its_signatures_without_keras_gen(tmp_path, mnis
     cvae = build_conditional_vae(latent_dim=2, num_classes=10, seed=0)
     cvae.fit(x, labels, epochs=1, batch_size=8, verbose=0)
     gan = build_dcgan(latent_dim=5, filters=4, seed=0, spectral_norm=True, r1_weight=1.0, loss="hinge", extra_layers=1,
-                      minibatch_stddev=True)
+                      minibatch_stddev=True, precision="float32")  # bfloat16's export: its own test
     gan.fit(x * 2 - 1, epochs=1, batch_size=8, verbose=0)
     xicfg = build_xicfg(latent_dim=5, filters=4, stages=2, seed=0)
     xicfg.fit(x * 2 - 1, epochs=1, batch_size=8, verbose=0)  # one episode: G~ and 2 functional steps
@@ -218,6 +218,32 @@ def test_conditional_export_saved_model_cli_and_label_check(tmp_path):
         served.signatures["serving_default"](z=tf.constant(z), label=tf.constant([0, 1, 10], tf.int32))
 
 
+def _bfloat16_gan_and_float32_copy():
+    """A bfloat16 DCGAN whose images are far from 0.5 (kernels far from their N(0, 0.02)
+    start), and a float32 DCGAN with the same generator weights."""
+    bf16 = build_dcgan(latent_dim=5, filters=4, seed=0, precision="mixed_bfloat16")
+    bf16.fit(np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32), batch_size=8, verbose=0)
+    rng = np.random.default_rng(1)
+    for kernel in [w for w in bf16.generator.weights if "kernel" in w.path]:
+        kernel.assign(rng.normal(0.0, 0.3, kernel.shape).astype(np.float32))
+    float32 = build_dcgan(latent_dim=5, filters=4, seed=0, precision="float32")
+    float32.generator.set_weights(bf16.generator.get_weights())
+    return bf16, float32
+
+
+def test_a_bfloat16_gan_exports_in_float32_for_any_serving_machine_and_tflite(tmp_path):
+    bf16, float32 = _bfloat16_gan_and_float32_copy()
+    path = export_model(bf16, "bf16", base_dir=tmp_path)
+    z = bf16.latent_vectors(4, seed=3)
+    served = tf.saved_model.load(str(path)).signatures["serving_default"](z=tf.constant(z))["image"].numpy()
+    np.testing.assert_allclose(served, float32.generate(z=z), atol=2e-6)  # float32, the same weights
+    assert np.abs(served - bf16.generate(z=z)).max() > 1e-3  # the Keras model itself computes in bfloat16
+    assert bf16.generator.get_layer("generator_deconv_0").dtype_policy.name == "mixed_bfloat16"  # left as it was
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(path), signature_keys=["serving_default"])
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())  # no bfloat16 op TFLite lacks
+    np.testing.assert_allclose(interpreter.get_signature_runner("serving_default")(z=z)["image"], served, atol=1e-5)
+
+
 def test_generator_converts_to_tflite_with_the_same_output(tmp_path):
     # An AC-GAN (a class head on D, which the export leaves behind) with an EMA generator.
     gan = build_conditional_gan(num_classes=3, latent_dim=5, filters=4, seed=0, ema=0.5, auxiliary_classifier=True)
@@ -244,6 +270,12 @@ def test_onnx_export_matches_keras(tmp_path):
     image = session.run(None, {"z": z, "label": labels})[0]
     np.testing.assert_allclose(image, gan.generate(labels, z=z), atol=1e-5)
     assert image.min() >= 0.0 and (tmp_path / "cgan" / "1" / "saved_model.pb").exists()
+    # A bfloat16 generator is written in float32: the same weights, computed as a float32 copy computes them.
+    bf16, float32 = _bfloat16_gan_and_float32_copy()
+    path = export_model(bf16, "bf16", base_dir=tmp_path, onnx=True)
+    image = ort.InferenceSession(str(path / "model.onnx")).run(None, {"z": z})[0]
+    np.testing.assert_allclose(image, float32.generate(z=z), atol=1e-5)
+    assert np.abs(image - bf16.generate(z=z)).max() > 1e-3  # the Keras model itself computes in bfloat16
     with pytest.raises(ValueError, match="not supported for PixelCNN"):
         export_model(build_pixelcnn((6, 6, 1), filters=4, num_layers=1), "p", base_dir=tmp_path, onnx=True,
                      allow_untrained=True)
