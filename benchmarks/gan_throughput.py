@@ -1,25 +1,30 @@
 """DCGAN training throughput: ``GAN.fit`` against a plain hand-written ``tf.function`` loop.
 
-    python benchmarks/gan_throughput.py                    # build_dcgan's defaults: 5 rounds of 200 steps
+    python benchmarks/gan_throughput.py                    # build_dcgan's defaults: 9 rounds of 200 steps
     python benchmarks/gan_throughput.py --preset radford   # the classic settings (results: gan_throughput_radford)
 
-Both train the same networks (``build_dcgan(preset=...)``, same seed), with the preset's
-loss, optimizers, discriminator steps, R1 penalty and generator EMA, the same tf.data
-pipeline (Fashion-MNIST in [-1, 1]) and the same passes per step: the discriminator
-updates on the real batch and fresh fakes, then one generator update on fresh z, then
-the EMA update. The loop has no metrics or callbacks. A third
-variant calls ``GAN.train_step`` in the same loop, to tell the step's cost from fit's; a
-fourth runs ``fit`` after ``compile(steps_per_execution=20)`` (Keras's option: 20 steps per
-call, callbacks see every 20th step).
-After one warm-up round each (tracing), the variants run ``--rounds`` timed rounds of
-``--steps`` steps, interleaved, in the same process. Reported: the median images/s
-(wall clock) and the median CPU time per image (all threads; steadier than wall time
-when other processes share the machine). Results go to benchmarks/results/gan_throughput.{md,json}.
+Both train the same networks (``build_dcgan(preset=...)``, same seed, same dtype policy),
+with the preset's loss, optimizers, discriminator steps, R1 penalty and generator EMA, the
+same tf.data pipeline (Fashion-MNIST in [-1, 1]) and the same passes per step: the
+discriminator updates on the real batch and fresh fakes, then one generator update on
+fresh z, then the EMA update. The loop has no metrics or callbacks. A third variant calls
+``GAN.train_step`` in the same loop, to tell the step's cost from fit's; a fourth runs
+``fit`` after ``compile(steps_per_execution=20)`` (Keras's option: 20 steps per call,
+callbacks see every 20th step).
 
-Each ``fit`` call also pays a fixed cost that a training run pays once per epoch
-(building the epoch's data iterator and callbacks: about 0.4 s here), so a round must be
-long against it: with 40-step rounds of the 32-filter DCGAN (2 s each) fit measured 0.89x
-the loop; with 200-step rounds 1.06x (3 rounds) and 0.97x (5 rounds, within their spread).
+Each round is one epoch of ``--steps`` steps: one ``fit(epochs=1, steps_per_epoch=...)``
+call, timed from its epoch's start to its end (a callback), or one ``for batch in
+data.take(steps)`` pass of the loop. Both open the dataset's iterator once per round, as
+a training run does once per epoch; filling the 51,200-image shuffle buffer costs about
+0.1 s of a 9 s round here. After one warm-up round each (tracing), the variants run
+``--rounds`` timed rounds, interleaved, in the same process. Reported: the median images/s
+(wall clock), the median CPU time per image (all threads; steadier than wall time when
+other processes share the machine), and fit's images/s over the loop's round by round
+(each pair ran next to each other, so slow phases of the machine hit both). Results go to
+benchmarks/results/gan_throughput.{md,json}.
+
+Rounds are long against ``fit``'s fixed cost per call (about 0.1 s) and the machine's
+phases: rounds of one variant here spread by 10-20% between each other.
 """
 
 import sys
@@ -106,7 +111,7 @@ def train_step_runner(data, steps, seed, preset):
 def main(argv=None):
     parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=200, help="steps per timed round (and per warm-up)")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per variant, interleaved")
+    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per variant, interleaved")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
     parser.add_argument("--steps-per-execution", type=int, default=20,
                         help="steps per call of the fit variant compiled with steps_per_execution (default: 20)")

@@ -26,14 +26,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_gen.distribute import MultiWorkerFit, check_fit_batch, worker_logs
+from keras_gen.distribute import FitMixin, check_fit_batch, worker_logs
 from keras_gen.errors import InvalidInputError
 from keras_gen.utils import check_labels, check_positive_int, check_seed, first_batch
 
 RANGE_TOLERANCE = 1e-3  # share of the value range by which data may overshoot it (round-off)
 
 
-class GenerativeModel(MultiWorkerFit, keras.Model):
+class GenerativeModel(FitMixin, keras.Model):
     """Base class of keras_gen's trainable generative models (a ``keras.Model``).
 
     Subclasses set ``self.num_classes`` (None or an int >= 2) in ``__init__`` and define

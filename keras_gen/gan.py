@@ -455,8 +455,14 @@ def preset_settings(family, preset="default"):
 
 
 def describe_settings(settings):
-    """One line of a settings dict (the batch size aside), for printed protocols."""
-    return ", ".join(f"{k} {'off' if v is None else v}" for k, v in settings.items() if k != "batch_size")
+    """One line of a settings dict (the batch size aside), for printed protocols; precision
+    ``"auto"`` with the policy it resolves to on this machine."""
+    def value(key, v):
+        if key == "precision" and v == "auto":
+            return f"auto ({resolve_precision(v)} here)"
+        return "off" if v is None else v
+
+    return ", ".join(f"{k} {value(k, v)}" for k, v in settings.items() if k != "batch_size")
 
 
 def settings_arguments(settings, decay_steps=None):

@@ -223,3 +223,66 @@ def test_recipe_trains_under_mirrored_mixed_precision_and_xla(recipe, tmp_path):
     assert dense and all(layer.dtype_policy.name == "mixed_float16" for layer in dense)
     assert "exported for TF-Serving to saved_models/dense_autoencoder/1/" in out
     assert keras.mixed_precision.global_policy().name == "float32" and not tf.distribute.has_strategy()
+
+
+# ------------------------------------------------------------------ one device: fit's step
+
+
+def _step_function_kind(function):
+    """"one step" for ``FitMixin``'s compiled step on one replica, "keras" for Keras's own."""
+    return "one step" if "FitMixin._one_step_function" in function.__qualname__ else "keras"
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 2])
+def test_one_device_fit_trains_exactly_as_keras_own_step_function(fashion_small, steps_per_execution):
+    """The same DCGAN steps on real images, through keras_gen's one-step function (the
+    default on one replica) and through Keras's own (forced, and with
+    ``steps_per_execution=2``, which keeps Keras's): the same logs and weights."""
+    import keras
+
+    from keras_gen import build_dcgan
+
+    images = fashion_small[0][:64] * 2.0 - 1.0
+    data = tf.data.Dataset.from_tensor_slices(images).batch(16)  # unshuffled: both see the same batches
+    models, histories = {}, {}
+    for kind in ("one step", "keras"):
+        models[kind] = build_dcgan(latent_dim=8, filters=8, seed=0, steps_per_execution=steps_per_execution)
+        if kind == "keras":
+            keras.Model.make_train_function(models[kind], force=True)  # Keras's; fit keeps a built one
+        histories[kind] = models[kind].fit(data, epochs=2, verbose=0).history
+    expected = "one step" if steps_per_execution == 1 else "keras"
+    assert _step_function_kind(models["one step"].train_function) == expected
+    assert _step_function_kind(models["keras"].train_function) == "keras"
+    assert histories["one step"] == histories["keras"] and len(histories["keras"]["d_loss"]) == 2
+    assert int(models["one step"].d_optimizer.iterations) == 8  # 4 batches, 2 epochs
+    for mine, theirs in zip(models["one step"].weights, models["keras"].weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), err_msg=mine.path)
+
+
+def test_one_device_fit_and_evaluate_read_all_of_data_of_unknown_length(fashion_small):
+    """A dataset whose length TensorFlow cannot know (a filter) ends each epoch when it runs
+    out: every batch trained once per epoch, then the next epoch; ``evaluate`` reads it all
+    and agrees with Keras's own test function."""
+    import keras
+
+    from keras_gen import build_vae
+
+    images = fashion_small[0][:80]
+    data = tf.data.Dataset.from_tensor_slices(images).filter(lambda image: True).batch(16)  # 5 batches
+    assert data.cardinality() == tf.data.UNKNOWN_CARDINALITY
+    vae = build_vae(latent_dim=2, hidden_units=(16,), seed=0)
+    seen = []
+    counter = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+    with pytest.warns(UserWarning, match="ran out of data"):  # Keras's own notice of an epoch's end
+        history = vae.fit(data, epochs=2, verbose=0, callbacks=[counter]).history
+    assert _step_function_kind(vae.train_function) == "one step"
+    assert seen == [0, 1, 2, 3, 4] * 2 and len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    state = [variable.numpy() for variable in vae.variables]  # with the sampler's seed: the same z twice
+    mine = vae.evaluate(data, verbose=0, return_dict=True)
+    assert _step_function_kind(vae.test_function) == "one step"
+    keras.Model.make_test_function(vae, force=True)
+    for variable, value in zip(vae.variables, state):
+        variable.assign(value)
+    theirs = vae.evaluate(data, verbose=0, return_dict=True)
+    assert _step_function_kind(vae.test_function) == "keras"
+    assert mine == pytest.approx(theirs, rel=1e-6)
