@@ -10,13 +10,16 @@ discriminator updates on the real batch and fresh fakes, then one generator upda
 fresh z, then the EMA update. The loop has no metrics or callbacks. A third variant calls
 ``GAN.train_step`` in the same loop, to tell the step's cost from fit's; a fourth runs
 ``fit`` after ``compile(steps_per_execution=20)`` (Keras's option: 20 steps per call,
-callbacks see every 20th step).
+callbacks see every 20th step); a fifth runs ``fit`` with Keras 3's own train function
+in place of keras_gen's one-step function (``keras_gen.distribute.FitMixin``), to
+measure what that function saves.
 
 Each round is one epoch of ``--steps`` steps: one ``fit(epochs=1, steps_per_epoch=...)``
-call, timed from its epoch's start to its end (a callback), or one ``for batch in
-data.take(steps)`` pass of the loop. Both open the dataset's iterator once per round, as
-a training run does once per epoch; filling the 51,200-image shuffle buffer costs about
-0.1 s of a 9 s round here. After one warm-up round each (tracing), the variants run
+call, timed from its epoch's start to its end (a callback), or ``--steps`` steps of the
+loop over a new iterator. Both open the dataset's iterator once per round, as a training
+run does once per epoch (filling the 51,200-image shuffle buffer: about 0.1 s of a 9 s
+round here), and both release it after the clock stops (see ``common.loop_runner``).
+After one warm-up round each (tracing), the variants run
 ``--rounds`` timed rounds, interleaved, in the same process. Reported: the median images/s
 (wall clock), the median CPU time per image (all threads; steadier than wall time when
 other processes share the machine), and fit's images/s over the loop's round by round
@@ -48,14 +51,18 @@ from keras_gen.gan import PRESETS, build_dcgan, describe_settings, preset_settin
 from keras_gen.losses import discriminator_loss, generator_loss, r1_penalty  # noqa: E402
 
 
-def gan_fit_runner(data, steps, seed, preset, steps_per_execution=1):
+def gan_fit_runner(data, steps, seed, preset, steps_per_execution=1, keras_step_function=False):
     """(wall, CPU) seconds of ``steps`` steps of ``GAN.fit``; with ``steps_per_execution``
-    > 1 the model is compiled again with the preset's settings and that option."""
+    > 1 the model is compiled again with the preset's settings and that option; with
+    ``keras_step_function`` fit runs Keras's own train function instead of keras_gen's
+    one-step function (``distribute.FitMixin``)."""
     keras.utils.set_random_seed(seed)
     gan = build_dcgan(seed=seed, preset=preset)
     if steps_per_execution > 1:
         _, compiled = settings_arguments(preset_settings("dcgan", preset))
         gan.compile(**compiled, steps_per_execution=steps_per_execution)
+    if keras_step_function:
+        keras.Model.make_train_function(gan, force=True)  # fit keeps a train function already made
     return fit_runner(gan, data, steps)
 
 
@@ -133,6 +140,8 @@ def main(argv=None):
             data, args.steps, args.seed, args.preset, args.steps_per_execution),
         "hand-written tf.function loop": hand_loop_runner(data, args.steps, args.seed, args.preset),
         "GAN.train_step in that loop": train_step_runner(data, args.steps, args.seed, args.preset),
+        "GAN.fit with Keras's own train function": gan_fit_runner(data, args.steps, args.seed, args.preset,
+                                                                  keras_step_function=True),
     }
     results = interleaved_rates(runners, args.rounds, args.steps * args.batch_size)
     head = header("gan_throughput.py", args.seed, args.quick)

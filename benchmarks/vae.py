@@ -17,6 +17,8 @@
    ``steps_per_execution=20`` (20 steps inside one call: less Python and callback work
    per step). Each fit round is one epoch of N steps, so its fixed cost per epoch (a new
    iterator, callbacks) is counted: N = 300 is close to a real epoch (469 steps of 128 images).
+   The loop's round is an epoch too (``for batch in data.take(N)``: a new iterator per
+   round, since 2026-12-02; the results file's run, before that, kept one iterator).
 
 Writes benchmarks/results/vae.{md,json} and prints the tables.
 """
