@@ -40,8 +40,8 @@ import tensorflow as tf  # noqa: E402
 
 from common import (  # noqa: E402
     benchmark_parser,
+    dated_header,
     fit_runner,
-    header,
     interleaved_rates,
     loop_runner,
     write_throughput,
@@ -51,13 +51,13 @@ from keras_gen.gan import PRESETS, build_dcgan, describe_settings, preset_settin
 from keras_gen.losses import discriminator_loss, generator_loss, r1_penalty  # noqa: E402
 
 
-def gan_fit_runner(data, steps, seed, preset, steps_per_execution=1, keras_step_function=False):
+def gan_fit_runner(data, steps, seed, preset, filters=None, steps_per_execution=1, keras_step_function=False):
     """(wall, CPU) seconds of ``steps`` steps of ``GAN.fit``; with ``steps_per_execution``
     > 1 the model is compiled again with the preset's settings and that option; with
     ``keras_step_function`` fit runs Keras's own train function instead of keras_gen's
     one-step function (``distribute.FitMixin``)."""
     keras.utils.set_random_seed(seed)
-    gan = build_dcgan(seed=seed, preset=preset)
+    gan = build_dcgan(seed=seed, preset=preset, filters=filters)
     if steps_per_execution > 1:
         _, compiled = settings_arguments(preset_settings("dcgan", preset))
         gan.compile(**compiled, steps_per_execution=steps_per_execution)
@@ -66,12 +66,12 @@ def gan_fit_runner(data, steps, seed, preset, steps_per_execution=1, keras_step_
     return fit_runner(gan, data, steps)
 
 
-def hand_loop_runner(data, steps, seed, preset):
+def hand_loop_runner(data, steps, seed, preset, filters=None):
     """(wall, CPU) seconds of ``steps`` steps of the hand-written loop: the preset's
     networks, loss, optimizers, discriminator steps, R1 penalty and EMA, written out."""
     keras.utils.set_random_seed(seed)
     settings = preset_settings("dcgan", preset)
-    networks = build_dcgan(seed=seed, preset=preset)
+    networks = build_dcgan(seed=seed, preset=preset, filters=filters)
     generator, discriminator, latent_dim = networks.generator, networks.discriminator, networks.latent_dim
     _, compiled = settings_arguments(settings)
     d_optimizer, g_optimizer = compiled["d_optimizer"], compiled["g_optimizer"]
@@ -107,11 +107,11 @@ def hand_loop_runner(data, steps, seed, preset):
     return loop_runner(train_step, data, steps)
 
 
-def train_step_runner(data, steps, seed, preset):
+def train_step_runner(data, steps, seed, preset, filters=None):
     """(wall, CPU) seconds of ``steps`` calls of ``GAN.train_step`` in the same loop: separates
     the cost of the step itself from the cost of ``fit``'s machinery."""
     keras.utils.set_random_seed(seed)
-    gan = build_dcgan(seed=seed, preset=preset)
+    gan = build_dcgan(seed=seed, preset=preset, filters=filters)
     return loop_runner(tf.function(gan.train_step), data, steps)
 
 
@@ -120,6 +120,9 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200, help="steps per timed round (and per warm-up)")
     parser.add_argument("--rounds", type=int, default=9, help="timed rounds per variant, interleaved")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
+    parser.add_argument("--filters", type=int, default=None,
+                        help="D's first-layer width (default: the preset's); a tiny network (--filters 2 "
+                             "--batch-size 8) shows fit's fixed cost per step")
     parser.add_argument("--steps-per-execution", type=int, default=20,
                         help="steps per call of the fit variant compiled with steps_per_execution (default: 20)")
     parser.add_argument("--preset", choices=sorted(PRESETS["dcgan"]), default="default",
@@ -131,24 +134,27 @@ def main(argv=None):
         parser.error(f"--steps must be a multiple of --steps-per-execution, got {args.steps} and "
                      f"{args.steps_per_execution}")
     settings = preset_settings("dcgan", args.preset)
+    settings["filters"] = args.filters or settings["filters"]
     args.batch_size = args.batch_size or settings["batch_size"]
     data = datasets.load("fashion_mnist", value_range=(-1, 1), batch_size=args.batch_size, seed=args.seed,
                          limit=2 * args.steps * args.batch_size, drop_remainder=True).repeat()
+    same = (data, args.steps, args.seed, args.preset, args.filters)  # every variant's data, steps and networks
     runners = {
-        "GAN.fit": gan_fit_runner(data, args.steps, args.seed, args.preset),
+        "GAN.fit": gan_fit_runner(*same),
         f"GAN.fit, compile(steps_per_execution={args.steps_per_execution})": gan_fit_runner(
-            data, args.steps, args.seed, args.preset, args.steps_per_execution),
-        "hand-written tf.function loop": hand_loop_runner(data, args.steps, args.seed, args.preset),
-        "GAN.train_step in that loop": train_step_runner(data, args.steps, args.seed, args.preset),
-        "GAN.fit with Keras's own train function": gan_fit_runner(data, args.steps, args.seed, args.preset,
-                                                                  keras_step_function=True),
+            *same, steps_per_execution=args.steps_per_execution),
+        "hand-written tf.function loop": hand_loop_runner(*same),
+        "GAN.train_step in that loop": train_step_runner(*same),
+        "GAN.fit with Keras's own train function": gan_fit_runner(*same, keras_step_function=True),
     }
     results = interleaved_rates(runners, args.rounds, args.steps * args.batch_size)
-    head = header("gan_throughput.py", args.seed, args.quick)
+    head = dated_header("gan_throughput.py", sys.argv[1:] if argv is None else argv, args.seed,
+                        "QUICK RUN (not a measurement)" if args.quick else None)
     protocol = (f"DCGAN preset {args.preset} ({describe_settings(settings)}; latent 100) on Fashion-MNIST, "
                 f"batch {args.batch_size}, "
                 f"median of {args.rounds} interleaved rounds of {args.steps} steps after one warm-up round each")
     name = "gan_throughput" if args.preset == "default" else f"gan_throughput_{args.preset}"
+    name += f"_filters{args.filters}" if args.filters else ""
     write_throughput(args.out, name, head, protocol, results, "GAN.fit")
 
 

@@ -149,3 +149,29 @@ def test_gan_study_scores_at_the_step_counts_of_its_measured_rate(tmp_path, monk
             f.write(json.dumps(row) + "\n")
     assert gan_study.rate_of(tmp_path, "dcgan", "radford", quick=True) == pytest.approx(2 * measured)  # median
     assert gan_study.rate_of(tmp_path, "dcgan", "radford", quick=True, train_step=2) == 1.0
+
+
+def test_throughput_table_pairs_each_fit_round_with_the_loop_round_beside_it(tmp_path, capsys):
+    """fit/loop from the medians, and round by round: each fit round over the loop round
+    that ran next to it (a hand computation)."""
+    results = {"GAN.fit": {"images_per_s": 100, "rounds_images_per_s": [90, 110, 100], "cpu_ms_per_image": 1.0},
+               "hand-written tf.function loop": {"images_per_s": 100, "rounds_images_per_s": [100, 100, 125],
+                                                 "cpu_ms_per_image": 1.1}}
+    ratio = common.write_throughput(tmp_path, "t", "head", "protocol", results, "GAN.fit")
+    assert ratio == 1.0
+    assert json.loads((tmp_path / "t.json").read_text())["fit_over_loop_per_round"] == [0.9, 1.1, 0.8]
+    assert ("median 0.90, range 0.80..1.10, fit at least as fast in 1 of 3 rounds"
+            in (tmp_path / "t.md").read_text())
+
+
+def test_gan_throughput_runs_its_five_variants_end_to_end(tmp_path, capsys):
+    """``python benchmarks/gan_throughput.py --quick --filters 2 --batch-size 8``, in this
+    process: every variant timed, the command and the resolved precision in the header."""
+    import gan_throughput
+
+    gan_throughput.main(["--quick", "--filters", "2", "--batch-size", "8", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "gan_throughput_filters2.json").read_text())
+    assert "Command: python benchmarks/gan_throughput.py --quick --filters 2" in result["header"]
+    assert "filters 2" in result["protocol"] and "precision auto (" in result["protocol"]
+    assert len(result["results"]) == 5 and all(r["images_per_s"] > 0 for r in result["results"].values())
+    assert len(result["fit_over_loop_per_round"]) == 1
