@@ -79,8 +79,8 @@ class FitMixin:
       batch inside the compiled function with ``next(iterator)`` and return the step's
       logs, as tf.keras 2 did. Keras 3 instead wraps each step's output in a
       ``tf.experimental.Optional`` that Python then checks and unpacks, a fixed cost of
-      about 0.3 ms per step on this project's 2-core CPU: 9% of a tiny model's step, about
-      1% of the default DCGAN's (``benchmarks/gan_throughput.py``). The data running out
+      about 0.3 ms per step on this project's 2-core CPU: 6.7% of a tiny DCGAN's images/s,
+      under 1% of the default DCGAN's (``benchmarks/gan_throughput.py``). The data running out
       raises ``OutOfRangeError`` in the function, which Keras's epoch loop takes as the end
       of the epoch. Several replicas, ``steps_per_execution > 1`` and ``run_eagerly`` keep
       Keras's own functions.
